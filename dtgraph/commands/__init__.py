@@ -1,0 +1,19 @@
+"""The subcommands of ``dtgraph``, one module each.
+
+A command module provides ``register(subparsers)``: it adds its subparser, with help texts, and
+sets ``run`` (``argparse.Namespace -> int`` exit code) as a default. Add new commands to
+``COMMANDS``; the order is the order of ``dtgraph --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+from dtgraph.commands import validate
+
+__all__ = ["COMMANDS", "Subparsers"]
+
+Subparsers = argparse._SubParsersAction  # the type argparse gives no public name
+
+COMMANDS: tuple[Callable[[Subparsers[argparse.ArgumentParser]], None], ...] = (validate.register,)

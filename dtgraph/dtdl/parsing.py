@@ -1,0 +1,112 @@
+"""``parse``: documents in, a validated :class:`ModelSet` out, or every error at once."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+from typing import Any
+
+from dtgraph.dtdl.checks import check_graph
+from dtgraph.dtdl.errors import DtdlResolutionError, DtdlValidationError, Location, ParsingError
+from dtgraph.dtdl.metamodel import metamodel
+from dtgraph.dtdl.model import ModelSet, build_model_set
+from dtgraph.dtdl.parser import Walker
+
+__all__ = ["Resolver", "parse"]
+
+Resolver = Callable[[list[str]], Iterable[Any]]
+_MAX_RESOLVE_ROUNDS = 64
+
+
+def _decode(doc: Any, index: int, source: str | None) -> tuple[Any, str | None, ParsingError | None]:
+    if isinstance(doc, (bytes, bytearray)):
+        try:
+            doc = bytes(doc).decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            return None, None, ParsingError("invalidJson", f"not UTF-8 text: {exc.reason} at byte {exc.start}",
+                                            location=Location(index, "", source))
+    if isinstance(doc, str):
+        text = doc[1:] if doc.startswith("\ufeff") else doc
+        try:
+            return json.loads(text), text, None
+        except json.JSONDecodeError as exc:
+            return None, text, ParsingError("invalidJson", f"not valid JSON: {exc.msg}",
+                                            location=Location(index, "", source, exc.lineno, exc.colno))
+    return doc, None, None
+
+
+def parse(
+    documents: Sequence[Any],
+    *,
+    allow_undefined_extensions: bool = False,
+    extension_limit_contexts: Iterable[str] = (),
+    sources: Sequence[str | None] | None = None,
+    resolver: Resolver | None = None,
+) -> ModelSet:
+    """Parse and validate DTDL documents as one model.
+
+    ``documents`` are JSON texts (str or bytes, a UTF-8 BOM is allowed) or decoded JSON values. Invalid
+    input raises :class:`DtdlValidationError` listing every error; a model that depends on DTMIs no
+    document defines raises :class:`DtdlResolutionError` (after asking ``resolver``, if given, for them).
+    """
+    mm = metamodel()
+    docs = list(documents)
+    names: list[str | None] = list(sources) if sources is not None else [None] * len(docs)
+    names += [None] * (len(docs) - len(names))
+    texts: dict[int, str] = {}
+    errors: list[ParsingError] = []
+    decoded: list[Any] = []
+    for i, d in enumerate(docs):
+        value, text, problem = _decode(d, i, names[i])
+        if text is not None:
+            texts[i] = text
+        if problem is not None:
+            errors.append(problem)
+        decoded.append(value)
+    rounds = 0
+    while True:
+        walker = Walker(mm, allow_undefined=allow_undefined_extensions,
+                        limit_contexts=frozenset(extension_limit_contexts))
+        for i, value in enumerate(decoded):
+            if value is not None or i not in {e.location.document for e in errors if e.location}:
+                walker.walk_document(i, value)
+        graph = check_graph(walker.nodes, mm)
+        if graph.undefined and resolver is not None and rounds < _MAX_RESOLVE_ROUNDS and not errors:
+            extra = list(resolver(sorted(graph.undefined)))
+            if extra:
+                rounds += 1
+                for d in extra:
+                    i = len(decoded)
+                    value, text, problem = _decode(d, i, None)
+                    names.append(None)
+                    if text is not None:
+                        texts[i] = text
+                    if problem is not None:
+                        errors.append(problem)
+                    decoded.append(value)
+                continue
+        break
+    all_errors = errors + walker.errors + graph.errors
+    if graph.undefined and not all_errors:
+        undefined = sorted(graph.undefined)
+        refs = [ParsingError("idReference", f"'{t}' is referenced but defined by no document", value=t,
+                             location=Location(r.doc, r.pointer)) for t, r in graph.undefined.items()]
+        raise DtdlResolutionError(_located(refs, texts, names), undefined)
+    if all_errors:
+        raise DtdlValidationError(_located(all_errors, texts, names))
+    return build_model_set(graph, mm)
+
+
+def _located(errors: list[ParsingError], texts: dict[int, str], names: list[str | None]) -> list[ParsingError]:
+    out: list[ParsingError] = []
+    for e in errors:
+        loc = e.location
+        if loc is not None and loc.source is None and 0 <= loc.document < len(names) and names[loc.document]:
+            loc = replace(loc, source=names[loc.document])
+        out.append(replace(e, location=loc) if loc is not e.location else e)
+    try:
+        from dtgraph.dtdl.source import with_positions
+    except ImportError:  # the source-map helper is optional for callers that pass decoded values
+        return out
+    return with_positions(out, texts, names)

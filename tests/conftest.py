@@ -1,0 +1,54 @@
+"""Fixtures shared by the whole suite.
+
+The shared corpora live beside the repository, at ``../shared``. A test that needs them fails
+(never skips) when they are missing, and says where they were looked for.
+
+- ``shared_dir``: the Path of ``../shared``.
+- ``@pytest.mark.shared_files("corpora/.../*.json")``: parametrizes the test's ``shared_file``
+  argument with every matching file (sorted; ids relative to the glob's directory).
+"""
+
+from __future__ import annotations
+
+from itertools import takewhile
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DIR = REPO_ROOT.parent / "shared"
+
+
+def _require_shared_dir() -> Path:
+    if not SHARED_DIR.is_dir():
+        pytest.fail(
+            f"the shared corpora are missing: expected a directory at {SHARED_DIR} "
+            "(../shared beside the repository root); check it out or link it there",
+            pytrace=False,
+        )
+    return SHARED_DIR
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """``../shared`` relative to the repository root; fails the test if it is missing."""
+    return _require_shared_dir()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marker = metafunc.definition.get_closest_marker("shared_files")
+    if marker is None:
+        return
+    (pattern,) = marker.args
+    shared = _require_shared_dir()
+    files = sorted(shared.glob(pattern))
+    if not files:
+        pytest.fail(f"no file under {shared} matches {pattern!r}", pytrace=False)
+    base = shared / _glob_base(pattern)
+    metafunc.parametrize("shared_file", files, ids=[f.relative_to(base).as_posix() for f in files])
+
+
+def _glob_base(pattern: str) -> Path:
+    """The leading directories of ``pattern`` that hold no wildcard."""
+    directories = Path(pattern).parts[:-1]
+    return Path(*takewhile(lambda part: not any(c in part for c in "*?["), directories))
