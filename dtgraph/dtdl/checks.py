@@ -73,6 +73,7 @@ def check_graph(nodes: list[Node], mm: Metamodel) -> Graph:
             _check_contents_names(g, n)
     for n in nodes:
         _check_component(g, mm, n)
+        _check_property_v2(g, mm, n)
         _check_schema_limits(g, mm, n)
         _check_unique(g, n)
         _check_enum(g, mm, n)
@@ -118,6 +119,9 @@ def _check_semantics(g: Graph, mm: Metamodel, n: Node) -> None:
     if n.semantic_v2:
         unit = n.literals.get("unit")
         st = n.semantic_v2[0]
+        if unit is None and "unit" in n.props:
+            _err(g, "missingSupplementalLiteralProperty" if False else "objectCountBelowMin",
+                 "an element with a semantic type needs a 'unit'", n, n.pointer + "/unit", "unit")
         if isinstance(unit, str):
             unit_dtmi = n.ctx.resolve(unit) or unit
             if unit_dtmi not in mm.semantic_types_v2.get(st, set()):
@@ -225,6 +229,26 @@ def _check_contents_names(g: Graph, n: Node) -> None:
                  f"'{n.id}' has two contents named '{name}'", c, prop="name", value=name, other=prev)
             return
         names[name] = c
+
+
+def _check_property_v2(g: Graph, mm: Metamodel, n: Node) -> None:
+    # DTDL v2: a Property may not contain, at any depth, a 'schema' that is an Array or a geospatial schema
+    if n.cls.dtmi != "dtmi:dtdl:class:Property;2":
+        return
+    stack, seen = [n], set()
+    while stack:
+        cur = stack.pop()
+        if cur.id in seen:
+            continue
+        seen.add(cur.id)
+        for v in cur.children.get("schema", []):
+            target = v if isinstance(v, Node) else g.by_id.get(v.target)
+            if (target is not None and target.cls.term == "Array") or (
+                    isinstance(v, Ref) and v.target.startswith("dtmi:standard:schema:geospatial:")):
+                _err(g, "excludedType", f"a DTDL v2 Property may not use an Array schema (here '{cur.id}')", n,
+                     prop="schema")
+                return
+        stack.extend(child for _t, child in children(g, mm, cur))
 
 
 def _check_component(g: Graph, mm: Metamodel, n: Node) -> None:

@@ -16,6 +16,7 @@ _XSD_TYPES = {
 }
 
 Problem = tuple[str, str]  # (code, message)
+_NEVER = ("@id", "@context", "@graph")
 
 
 def _is_int(v: Any) -> bool:
@@ -34,7 +35,7 @@ def _kind_ok(kind: str, v: Any) -> bool:
     return False
 
 
-def representational(kind: str, value: Any) -> tuple[Any, Problem | None]:
+def representational(kind: str, value: Any, strict: bool = True) -> tuple[Any, Problem | None]:
     """Decode one representational literal of ``kind`` (string, integer, boolean or literal).
 
     Returns the value and, if the form is wrong, a problem.
@@ -45,8 +46,8 @@ def representational(kind: str, value: Any) -> tuple[Any, Problem | None]:
                           "a value object may hold only '@value' and '@type'")
         if "@value" not in value:
             return None, (_code(kind, "ObjectNoValue"), "a value object needs an '@value' member")
-        extra = [k for k in value if k not in ("@value", "@type")]
-        if extra:
+        extra = [k for k in value if k not in ("@value", "@type") and (strict or k in _NEVER)]
+        if extra:  # DTDL v2 tolerates other keywords, but never @id, @context or @graph
             return None, ("valueObjectKeyword", f"a value object may not have '{extra[0]}'")
         v = value["@value"]
         if not _kind_ok(kind, v):
@@ -81,7 +82,7 @@ def _article(kind: str) -> str:
     return {"string": "a string", "integer": "an integer", "boolean": "a boolean", "literal": "a string or integer"}[kind]
 
 
-def localizable(value: Any, max_length: int | None) -> tuple[dict[str, str], list[Problem]]:
+def localizable(value: Any, max_length: int | None, strict: bool = True) -> tuple[dict[str, str], list[Problem]]:
     """Decode a localizable string into ``{language: text}``; problems list every rule broken."""
     problems: list[Problem] = []
     out: dict[str, str] = {}
@@ -107,7 +108,7 @@ def localizable(value: Any, max_length: int | None) -> tuple[dict[str, str], lis
                 if bad:
                     problems.append(("langStringElementInvalidProp", f"a language-tagged value may not have '{bad[0]}'"))
                     continue
-                extra = [k for k in item if k not in ("@value", "@language")]
+                extra = [k for k in item if k not in ("@value", "@language") and (strict or k in _NEVER)]
                 if extra:
                     problems.append(("langStringElementKeyword", f"a language-tagged value may not have '{extra[0]}'"))
                     continue

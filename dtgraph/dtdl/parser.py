@@ -388,7 +388,7 @@ class Walker:
                        f"member '{key}' is not allowed", mp, primary_id=node.id, prop=pdef.term)
             return
         if pdef.datatype == "rdf:langString":
-            texts, problems = localizable(value, pdef.max_length)
+            texts, problems = localizable(value, pdef.max_length, self.mm.globals[node.ctx.version].restrict_keywords)
             for code, msg in problems:
                 self.error(code, f"{key}: {msg}", mp, primary_id=node.id, prop=pdef.term, value=value)
             node.literals[pdef.term] = texts
@@ -426,7 +426,7 @@ class Walker:
                     continue
                 decoded.append(v)
                 continue
-            v, problem = representational(kind, item)
+            v, problem = representational(kind, item, self.mm.globals[node.ctx.version].restrict_keywords)
             if problem is not None:
                 self.error(problem[0], f"member '{key}': {problem[1]}", ip, primary_id=node.id, prop=pdef.term,
                            value=item)
