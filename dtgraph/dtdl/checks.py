@@ -56,7 +56,9 @@ def check_graph(nodes: list[Node], mm: Metamodel) -> Graph:
     for n in nodes:
         prev = g.by_id.get(n.id)
         if prev is not None:
-            _err(g, "duplicateDefinition", f"'{n.id}' is defined twice", n, prop="@id", value=n.id, other=prev)
+            # a generated identifier repeats only inside a duplicated element, which is reported already
+            if n.id_given:
+                _err(g, "duplicateDefinition", f"'{n.id}' is defined twice", n, prop="@id", value=n.id, other=prev)
             continue
         g.by_id[n.id] = n
     for n in nodes:

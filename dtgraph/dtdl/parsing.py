@@ -99,12 +99,12 @@ def parse(
 
 
 def _located(errors: list[ParsingError], texts: dict[int, str], names: list[str | None]) -> list[ParsingError]:
-    out: list[ParsingError] = []
-    for e in errors:
-        loc = e.location
+    def named(loc: Location | None) -> Location | None:
         if loc is not None and loc.source is None and 0 <= loc.document < len(names) and names[loc.document]:
-            loc = replace(loc, source=names[loc.document])
-        out.append(replace(e, location=loc) if loc is not e.location else e)
+            return replace(loc, source=names[loc.document])
+        return loc
+
+    out = [replace(e, location=named(e.location), other_location=named(e.other_location)) for e in errors]
     try:
         from dtgraph.dtdl.source import with_positions
     except ImportError:  # the source-map helper is optional for callers that pass decoded values

@@ -1,0 +1,143 @@
+"""DTDL schemas compiled to JSON Schema (draft 2020-12), so values can be checked with ``jsonschema``.
+
+Twin property values and telemetry payloads are JSON; a compiled schema lets every part of the
+server (graph validation, telemetry ingestion, GraphQL input) check them the same way.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from dtgraph.dtdl.model import Element, Field, Schema
+
+__all__ = ["compile_schema", "instance_errors"]
+
+_INT32 = (-(2**31), 2**31 - 1)
+_RANGES = {
+    "byte": (-(2**7), 2**7 - 1),
+    "short": (-(2**15), 2**15 - 1),
+    "integer": _INT32,
+    "long": (-(2**63), 2**63 - 1),
+    "unsignedByte": (0, 2**8 - 1),
+    "unsignedShort": (0, 2**16 - 1),
+    "unsignedInteger": (0, 2**32 - 1),
+    "unsignedLong": (0, 2**64 - 1),
+}
+_TIME = r"[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:Z|[+-][0-9]{2}:[0-9]{2})"
+_PRIMITIVES: dict[str, dict[str, Any]] = {
+    "boolean": {"type": "boolean"},
+    "double": {"type": "number"},
+    "float": {"type": "number"},
+    "string": {"type": "string"},
+    "decimal": {"type": "string", "pattern": r"^[+-]?(?:[1-9][0-9]*|0)(?:\.[0-9]*)?$"},
+    "bytes": {"type": "string", "contentEncoding": "base64",
+              "pattern": r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"},
+    "uuid": {"type": "string", "format": "uuid",
+             "pattern": r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$"},
+    "date": {"type": "string", "format": "date", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},
+    "dateTime": {"type": "string", "format": "date-time",
+                 "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T" + _TIME + "$"},
+    "time": {"type": "string", "format": "time", "pattern": "^" + _TIME + "$"},
+    "duration": {"type": "string", "format": "duration",
+                 "pattern": r"^P(?!$)(?:\d+(?:\.\d+)?Y)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?W)?(?:\d+(?:\.\d+)?D)?"
+                            r"(?:T(?=\d)(?:\d+(?:\.\d+)?H)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?S)?)?$"},
+}
+for _name, (_lo, _hi) in _RANGES.items():
+    _PRIMITIVES[_name] = {"type": "integer", "minimum": _lo, "maximum": _hi}
+
+_POSITION = {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 3}
+_GEO = {
+    "point": ("Point", _POSITION),
+    "multiPoint": ("MultiPoint", {"type": "array", "items": _POSITION}),
+    "lineString": ("LineString", {"type": "array", "items": _POSITION, "minItems": 2}),
+    "multiLineString": ("MultiLineString", {"type": "array", "items": {"type": "array", "items": _POSITION}}),
+    "polygon": ("Polygon", {"type": "array", "items": {"type": "array", "items": _POSITION, "minItems": 4}}),
+    "multiPolygon": ("MultiPolygon", {"type": "array", "items": {"type": "array", "items": {
+        "type": "array", "items": _POSITION, "minItems": 4}}}),
+}
+
+
+def compile_schema(schema: Schema) -> dict[str, Any]:
+    """The JSON Schema of a DTDL schema; recursive schemas (DTDL v4) become ``$defs`` with ``$ref``."""
+    defs: dict[str, Any] = {}
+    root = _compile(schema, (), defs)
+    out: dict[str, Any] = {"$schema": "https://json-schema.org/draft/2020-12/schema", **root}
+    if defs:
+        out["$defs"] = defs
+    return out
+
+
+def _key(schema: Schema) -> str:
+    return schema.id.replace(":", "_").replace(";", "_")
+
+
+def _compile(schema: Schema, path: tuple[str, ...], defs: dict[str, Any]) -> dict[str, Any]:
+    kind = schema.kind
+    if schema.is_primitive:
+        if kind in _PRIMITIVES:
+            return dict(_PRIMITIVES[kind])
+        if kind in _GEO:
+            name, coords = _GEO[kind]
+            return {"type": "object", "properties": {"type": {"const": name}, "coordinates": coords},
+                    "required": ["type", "coordinates"]}
+        if kind == "scaledDecimal":
+            return {"type": "object", "properties": {"scale": {"type": "integer"},
+                                                      "value": _PRIMITIVES["decimal"]},
+                    "required": ["scale", "value"], "additionalProperties": False}
+        return {}
+    if schema.id in path:  # a recursive reference: point back to a shared definition
+        return {"$ref": f"#/$defs/{_key(schema)}"}
+    inner = path + (schema.id,)
+    if kind == "Array":
+        body: dict[str, Any] = {"type": "array"}
+        if schema.element_schema is not None:
+            body["items"] = _compile(schema.element_schema, inner, defs)
+    elif kind == "Enum":
+        values = [ev.value for ev in schema.enum_values]
+        body = {"type": "integer" if schema.value_schema == "integer" else "string", "enum": values}
+    elif kind == "Map":
+        body = {"type": "object", "propertyNames": {"type": "string"}}
+        if schema.map_value is not None and schema.map_value.schema is not None:
+            body["additionalProperties"] = _compile(schema.map_value.schema, inner, defs)
+    elif kind == "Object":
+        props = {f.name: _compile(f.schema, inner, defs) for f in schema.fields if f.schema is not None}
+        body = {"type": "object", "properties": props, "additionalProperties": False}
+        required = [f.name for f in schema.fields if "Required" in f.cotypes]
+        if required:
+            body["required"] = required
+    else:
+        body = {}
+    if _refers_to(body, _key(schema)):
+        defs[_key(schema)] = body
+        return {"$ref": f"#/$defs/{_key(schema)}"}
+    return body
+
+
+def _refers_to(body: Any, key: str) -> bool:
+    if isinstance(body, dict):
+        if body.get("$ref") == f"#/$defs/{key}":
+            return True
+        return any(_refers_to(v, key) for v in body.values())
+    if isinstance(body, list):
+        return any(_refers_to(v, key) for v in body)
+    return False
+
+
+@lru_cache(maxsize=8192)
+def _validator(schema: Schema) -> Draft202012Validator:
+    return Draft202012Validator(compile_schema(schema))
+
+
+def instance_errors(value: Any, element: Element | Schema) -> list[str]:
+    """Messages for every way ``value`` breaks the schema of ``element`` (empty when it conforms)."""
+    schema = element if isinstance(element, Schema) else getattr(element, "schema", None)
+    if isinstance(element, Field) and element.schema is not None:
+        schema = element.schema
+    if not isinstance(schema, Schema):
+        raise TypeError(f"{element!r} has no schema to check values against")
+    errors = sorted(_validator(schema).iter_errors(value), key=lambda e: list(e.absolute_path))
+    return [f"{'/' + '/'.join(map(str, e.absolute_path)) if e.absolute_path else '(value)'}: {e.message}"
+            for e in errors]
