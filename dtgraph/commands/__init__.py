@@ -10,10 +10,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from dtgraph.commands import validate
+from dtgraph.commands.validate import register as _validate
 
 __all__ = ["COMMANDS", "Subparsers"]
 
 Subparsers = argparse._SubParsersAction  # the type argparse gives no public name
 
-COMMANDS: tuple[Callable[[Subparsers[argparse.ArgumentParser]], None], ...] = (validate.register,)
+COMMANDS: tuple[Callable[[Subparsers[argparse.ArgumentParser]], None], ...] = (_validate,)

@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from dtgraph.dtdl.errors import DtdlValidationError, Location, ParsingError
-from dtgraph.dtdl.loader import FolderResolver, LoadError, LoadedDocuments, find_files, read_files
+from dtgraph.dtdl.loader import FolderResolver, LoadedDocuments, LoadError, find_files, read_files
 from dtgraph.dtdl.source import decode_document, decode_text, with_positions
 
 if TYPE_CHECKING:
@@ -75,8 +75,7 @@ def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
     parser.add_argument(
         "--json",
         action="store_true",
-        help="print one JSON object {valid, interfaces, elements, errors: [...]} and nothing else "
-        "on stdout",
+        help="print one JSON object {valid, interfaces, elements, errors: [...]} and nothing else on stdout",
     )
     parser.add_argument(
         "--version",
@@ -245,7 +244,8 @@ def _summary(errors: Sequence[ParsingError], model_set: ModelSet | None) -> str:
     if not errors:
         interfaces, elements = _counts(model_set)
         return f"{interfaces} interfaces, {elements} elements: valid"
-    files = {e.location.source for e in errors if e.location is not None and e.location.source is not None}
+    places = [place for e in errors for place in (e.location, e.other_location) if place is not None]
+    files = {place.source for place in places if place.source is not None}
     text = f"{len(errors)} error{'s' if len(errors) != 1 else ''}"
     if files:
         text += f" in {len(files)} file{'s' if len(files) != 1 else ''}"
@@ -290,7 +290,12 @@ def _error_json(error: ParsingError) -> dict[str, object]:
 def _location_json(location: Location | None) -> dict[str, object] | None:
     if location is None:
         return None
-    return {"file": location.source, "line": location.line, "column": location.column, "pointer": location.pointer}
+    return {
+        "file": location.source,
+        "line": location.line,
+        "column": location.column,
+        "pointer": location.pointer,
+    }
 
 
 def _usage_error(message: str) -> int:

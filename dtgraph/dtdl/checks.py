@@ -107,7 +107,7 @@ def _check_refs(g: Graph, mm: Metamodel, n: Node) -> None:
                 continue
             cls = target.cls.dtmi if isinstance(target, Node) else target
             if pdef is not None and pdef.classes and not mm.conforms(cls, pdef.classes):
-                _err(g, "incompatibleType" if False else "disallowedType",
+                _err(g, "disallowedType",
                      f"'{v.target}' is a {_tail(cls)}, which is not allowed in '{term}'", n, v.pointer, term, v.target)
                 continue
             if isinstance(target, Node) and not (target.top_level or target.cls.partition or
@@ -122,7 +122,7 @@ def _check_semantics(g: Graph, mm: Metamodel, n: Node) -> None:
         unit = n.literals.get("unit")
         st = n.semantic_v2[0]
         if unit is None and "unit" in n.props:
-            _err(g, "missingSupplementalLiteralProperty" if False else "objectCountBelowMin",
+            _err(g, "objectCountBelowMin",
                  "an element with a semantic type needs a 'unit'", n, n.pointer + "/unit", "unit")
         if isinstance(unit, str):
             unit_dtmi = n.ctx.resolve(unit) or unit
@@ -226,8 +226,7 @@ def _check_contents_names(g: Graph, n: Node) -> None:
             continue
         prev = names.get(name)
         if prev is not None and prev is not c:
-            _err(g, "duplicatePropertyName" if False else "nonUniquePropertyValue" if False else
-                 "nonUniqueImportedPropertyValue",
+            _err(g, "nonUniqueImportedPropertyValue",
                  f"'{n.id}' has two contents named '{name}'", c, prop="name", value=name, other=prev)
             return
         names[name] = c
@@ -344,7 +343,7 @@ def _check_enum(g: Graph, mm: Metamodel, n: Node) -> None:
         if val is None:
             continue
         if kind == "integer" and not (isinstance(val, int) and not isinstance(val, bool)):
-            _err(g, "incompatibleType" if False else "nonConformantDatatype",
+            _err(g, "nonConformantDatatype",
                  f"enumValue '{val}' must be an integer, as the Enum's valueSchema says", ev, prop="enumValue",
                  value=val)
         if kind == "string" and not isinstance(val, str):

@@ -42,7 +42,7 @@ def representational(kind: str, value: Any, strict: bool = True) -> tuple[Any, P
     """
     if isinstance(value, dict):
         if any(not k.startswith("@") for k in value):
-            return None, (f"{kind}ValueObjectInvalidProp" if False else "valueObjectInvalidProp",
+            return None, ("valueObjectInvalidProp",
                           "a value object may hold only '@value' and '@type'")
         if "@value" not in value:
             return None, (_code(kind, "ObjectNoValue"), "a value object needs an '@value' member")

@@ -166,7 +166,7 @@ class Walker:
         type_value = obj.get("@type")
         if "@type" not in obj:
             if inferable is None:
-                self.error("missingTypeInfo" if False else "missingRequiredProperty" if False else "noTypeThatAllows",
+                self.error("noTypeThatAllows",
                            "the element has no '@type'", pointer, primary_id=pid, prop="@type")
                 return None
             cls = self.mm.classes.get(self._class_for_version(inferable, version))
@@ -221,7 +221,7 @@ class Walker:
                     ok = False
             if len(material) != 1:
                 if not material:
-                    self.error("missingEssentialTypes" if False else "noTypeThatAllows",
+                    self.error("noTypeThatAllows",
                                "'@type' names no DTDL class this element can be", pointer + "/@type",
                                primary_id=pid, prop="@type", value=type_value)
                 else:
@@ -230,7 +230,7 @@ class Walker:
                 return None
         cls = material[0]
         if allowed is not None and not self.mm.conforms(cls.dtmi, allowed):
-            self.error("incompatibleType" if False else "nonConformantType" if False else "disallowedType",
+            self.error("disallowedType",
                        f"a {cls.term} is not allowed here", pointer + "/@type" if "@type" in obj else pointer,
                        primary_id=pid, prop=prop.term if prop else None, value=cls.term)
             ok = False
@@ -256,7 +256,7 @@ class Walker:
                     ok = False
         semantic_like = [c for c in cotypes if any("SemanticType" in a for a in c.ancestors)]
         if len(set(semantic_v2)) > 1 or len(semantic_like) > 1:
-            self.error("multipleSemanticTypes" if False else "conflictingSupplementalTypes",
+            self.error("conflictingSupplementalTypes",
                        "more than one semantic type", pointer + "/@type", primary_id=pid, prop="@type")
             ok = False
         if semantic_v2 and not any(_tail(a) in ("Property", "Telemetry", "Relationship") for a in cls.ancestors):
@@ -286,7 +286,7 @@ class Walker:
             id_given = True
         else:
             if cls.partition or (prop is not None and prop.term == "schemas"):
-                self.error("missingRequiredId" if False else "missingTopLevelId" if top_level else "missingRequiredId",
+                self.error("missingTopLevelId" if top_level else "missingRequiredId",
                            f"an {cls.term} needs an '@id'", pointer, prop="@id")
                 return None
             node_id = _generated_id(parent, prop, segment, index)
@@ -361,12 +361,12 @@ class Walker:
             if pdef.min_count and pdef.min_count > 0 and pdef.term not in node.props:
                 if pdef.dtmi in seen_dtmis:
                     continue
-                self.error("missingRequiredProperty" if False else "missingLiteralProperty" if pdef.literal
+                self.error("missingLiteralProperty" if pdef.literal
                            else "missingObjectProperty",
                            f"{cls.term} needs member '{pdef.term}'", pointer, primary_id=node_id, prop=pdef.term)
                 ok = False
         if version == 2 and semantic_v2 and "unit" not in node.props:
-            self.error("missingSupplementalLiteralProperty" if False else "missingObjectProperty",
+            self.error("missingObjectProperty",
                        "an element with a semantic type needs a 'unit'", pointer, primary_id=node_id, prop="unit")
             ok = False
         del ok
@@ -382,9 +382,7 @@ class Walker:
     def literal(self, node: Node, key: str, pdef: PropertyDef, value: Any) -> None:
         mp = node.pointer + "/" + _escape(key)
         if pdef.fixed_value is not None or pdef.max_count == 0:
-            self.error("notRequiredValue" if False else "valueNotExact" if False else "propertyNotAllowed"
-                       if False else "objectCountAboveMax" if False else "excessiveCount" if False else
-                       "notRequiredIntegerValue",
+            self.error("notRequiredIntegerValue",
                        f"member '{key}' is not allowed", mp, primary_id=node.id, prop=pdef.term)
             return
         if pdef.datatype == "rdf:langString":
@@ -416,7 +414,7 @@ class Walker:
                                primary_id=node.id, prop=pdef.term, value=item)
                     continue
                 if pdef.pattern is not None and not pdef.pattern.match(v):
-                    self.error("identifierInvalid" if False else "identifierNotDtmi",
+                    self.error("identifierNotDtmi",
                                f"member '{key}' value '{v}' is not a valid DTMI", ip, primary_id=node.id,
                                prop=pdef.term, value=v)
                     continue
@@ -498,8 +496,7 @@ class Walker:
                                    primary_id=node.id, prop=pdef.term, value=item)
                         continue
                 if pdef.in_values is not None and target not in pdef.in_values:
-                    self.error("incorrectPropertyValue" if False else "notRequiredValue" if False else
-                               "nonConformantPropertyValue",
+                    self.error("nonConformantPropertyValue",
                                f"member '{key}' value '{item}' is not one of the allowed values", ip,
                                primary_id=node.id, prop=pdef.term, value=item)
                     continue

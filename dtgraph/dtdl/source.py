@@ -68,7 +68,9 @@ def decode_document(data: bytes | str, source: str | None = None, *, document: i
     """
     text = decode_text(data, source, document=document)
     if not text.strip():
-        raise DtdlValidationError([_json_error("invalid JSON: the document is empty", source, document, 1, 1)])
+        raise DtdlValidationError(
+            [_json_error("invalid JSON: the document is empty", source, document, 1, 1)]
+        )
     try:
         return json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
@@ -76,7 +78,9 @@ def decode_document(data: bytes | str, source: str | None = None, *, document: i
         raise DtdlValidationError([error]) from exc
     except _NonJsonConstantError as exc:
         line, column = _constant_position(text)
-        error = _json_error(f"invalid JSON: {exc.constant} is not a JSON value", source, document, line, column)
+        error = _json_error(
+            f"invalid JSON: {exc.constant} is not a JSON value", source, document, line, column
+        )
         raise DtdlValidationError([error]) from exc
     except RecursionError as exc:
         error = _json_error("invalid JSON: values are nested too deeply", source, document, None, None)

@@ -25,7 +25,7 @@ def interface(dtmi: str) -> str:
     return f'{{"@context": "dtmi:dtdl:context;3", "@id": "{dtmi}", "@type": "Interface"}}'
 
 
-# --- find_files / load_paths ----------------------------------------------------------------------------------
+# --- find_files / load_paths ----------------------------------------------------------------------
 
 
 def test_folder_is_searched_recursively_and_sorted(tmp_path: Path) -> None:
@@ -118,7 +118,7 @@ def test_corpus_folder_with_spaces_loads_every_file(shared_dir: Path) -> None:
     assert loaded == load_paths([folder])  # deterministic
 
 
-# --- dtmi_to_path / FolderResolver ----------------------------------------------------------------------------
+# --- dtmi_to_path / FolderResolver ----------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -151,11 +151,14 @@ def test_dtmi_to_path_rejects_what_is_no_document_dtmi(dtmi: str) -> None:
 
 def test_folder_resolver_finds_documents_by_convention(tmp_path: Path) -> None:
     thermostat = write(
-        tmp_path / "dtmi/com/example/thermostat-1.json", BOM + interface("dtmi:com:example:Thermostat;1").encode()
+        tmp_path / "dtmi/com/example/thermostat-1.json",
+        BOM + interface("dtmi:com:example:Thermostat;1").encode(),
     )
     sensor = write(tmp_path / "dtmi/com/example/sensor-2.json", interface("dtmi:com:example:Sensor;2"))
     resolver = FolderResolver(tmp_path)
-    documents = resolver(["dtmi:com:example:Sensor;2", "dtmi:com:example:Missing;1", "dtmi:com:example:Thermostat;1"])
+    documents = resolver(
+        ["dtmi:com:example:Sensor;2", "dtmi:com:example:Missing;1", "dtmi:com:example:Thermostat;1"]
+    )
     assert documents == [interface("dtmi:com:example:Sensor;2"), interface("dtmi:com:example:Thermostat;1")]
     assert resolver.sources == [str(sensor), str(thermostat)]
     assert resolver.texts == documents

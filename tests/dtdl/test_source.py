@@ -27,7 +27,7 @@ def only_error(excinfo: pytest.ExceptionInfo[DtdlValidationError]) -> ParsingErr
     return error
 
 
-# --- decode_text / decode_document ---------------------------------------------------------------------------
+# --- decode_text / decode_document ----------------------------------------------------------------
 
 
 def test_bom_is_stripped_from_bytes_and_text() -> None:
@@ -128,7 +128,7 @@ def test_too_deep_nesting_is_an_error_not_a_crash() -> None:
     assert only_error(excinfo).code == INVALID_JSON
 
 
-# --- locate ---------------------------------------------------------------------------------------------------
+# --- locate ---------------------------------------------------------------------------------------
 
 TEXT = """{
   "@id": "dtmi:com:example:Thermostat;1",
@@ -204,14 +204,18 @@ def test_locate_on_every_corpus_value_points_at_a_value(shared_dir: Path) -> Non
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4)
+    ),
     max_leaves=25,
 )
 
 
 @settings(max_examples=200, deadline=None)
 @given(value=JSON_VALUES, indent=st.sampled_from([None, 0, 2, "\t"]), ascii_only=st.booleans())
-def test_locate_finds_every_value_of_any_document(value: object, indent: int | str | None, ascii_only: bool) -> None:
+def test_locate_finds_every_value_of_any_document(
+    value: object, indent: int | str | None, ascii_only: bool
+) -> None:
     text = json.dumps(value, indent=indent, ensure_ascii=ascii_only)
     check_every_pointer(text, value)
 
@@ -237,7 +241,7 @@ def walk(value: object, pointer: str) -> Iterator[tuple[str, object]]:
             yield from walk(item, f"{pointer}/{index}")
 
 
-# --- with_positions -------------------------------------------------------------------------------------------
+# --- with_positions -------------------------------------------------------------------------------
 
 
 class CountingTexts(Mapping[int, str]):
@@ -274,7 +278,9 @@ def test_with_positions_fills_source_line_and_column_of_both_locations() -> None
 
 
 def test_with_positions_uses_the_nearest_existing_ancestor() -> None:
-    error = ParsingError(code="missingProperty", message="x", location=Location(document=0, pointer="/contents/1/schema"))
+    error = ParsingError(
+        code="missingProperty", message="x", location=Location(document=0, pointer="/contents/1/schema")
+    )
     (filled,) = with_positions([error], {0: TEXT}, None)
     assert filled.location is not None
     assert (filled.location.line, filled.location.column) == (5, 5)  # the object that lacks it
