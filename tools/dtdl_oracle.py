@@ -226,7 +226,9 @@ class ReferenceParser:
 
     def parse(self, documents: Sequence[object], *, summary: bool = False) -> OracleResult:
         """Parse documents (JSON texts, bytes or decoded values) together as one model."""
-        return OracleResult.from_json(self._request({"documents": [as_text(d) for d in documents], "summary": summary}))
+        return OracleResult.from_json(
+            self._request({"documents": [as_text(d) for d in documents], "summary": summary})
+        )
 
     def time(self, documents: Sequence[object], repeat: int) -> OracleResult:
         """Parse ``repeat`` times, timed inside node; ``elapsed_ms`` holds each parse's time."""
@@ -258,7 +260,9 @@ class ReferenceParser:
             line = self._lines.get(timeout=self.timeout)
         except queue.Empty:
             self._kill()
-            raise OracleFailure(f"the oracle gave no answer within {self.timeout:.0f} s; it was stopped") from None
+            raise OracleFailure(
+                f"the oracle gave no answer within {self.timeout:.0f} s; it was stopped"
+            ) from None
         if line is None:
             raise self._failure("the oracle process exited")
         response: dict[str, Any] = json.loads(line)

@@ -34,12 +34,27 @@ def _loc(node: Node, pointer: str | None = None) -> Location:
     return Location(document=node.doc, pointer=node.pointer if pointer is None else pointer)
 
 
-def _err(g: Graph, code: str, msg: str, node: Node, pointer: str | None = None, prop: str | None = None,
-         value: Any = None, other: Node | None = None) -> None:
-    g.errors.append(ParsingError(code=code, message=msg, primary_id=node.id, property=prop,
-                                 value=None if value is None else str(value),
-                                 location=_loc(node, pointer),
-                                 other_location=_loc(other) if other is not None else None))
+def _err(
+    g: Graph,
+    code: str,
+    msg: str,
+    node: Node,
+    pointer: str | None = None,
+    prop: str | None = None,
+    value: Any = None,
+    other: Node | None = None,
+) -> None:
+    g.errors.append(
+        ParsingError(
+            code=code,
+            message=msg,
+            primary_id=node.id,
+            property=prop,
+            value=None if value is None else str(value),
+            location=_loc(node, pointer),
+            other_location=_loc(other) if other is not None else None,
+        )
+    )
 
 
 def resolve(g: Graph, mm: Metamodel, target: str) -> Node | str | None:
@@ -58,7 +73,15 @@ def check_graph(nodes: list[Node], mm: Metamodel) -> Graph:
         if prev is not None:
             # a generated identifier repeats only inside a duplicated element, which is reported already
             if n.id_given:
-                _err(g, "duplicateDefinition", f"'{n.id}' is defined twice", n, prop="@id", value=n.id, other=prev)
+                _err(
+                    g,
+                    "duplicateDefinition",
+                    f"'{n.id}' is defined twice",
+                    n,
+                    prop="@id",
+                    value=n.id,
+                    other=prev,
+                )
             continue
         g.by_id[n.id] = n
     for n in nodes:
@@ -82,7 +105,9 @@ def check_graph(nodes: list[Node], mm: Metamodel) -> Graph:
     return g
 
 
-def children(g: Graph, mm: Metamodel, n: Node, props: tuple[str, ...] | None = None) -> Iterator[tuple[str, Node]]:
+def children(
+    g: Graph, mm: Metamodel, n: Node, props: tuple[str, ...] | None = None
+) -> Iterator[tuple[str, Node]]:
     for term, values in n.children.items():
         if props is not None and term not in props:
             continue
@@ -107,14 +132,28 @@ def _check_refs(g: Graph, mm: Metamodel, n: Node) -> None:
                 continue
             cls = target.cls.dtmi if isinstance(target, Node) else target
             if pdef is not None and pdef.classes and not mm.conforms(cls, pdef.classes):
-                _err(g, "disallowedType",
-                     f"'{v.target}' is a {_tail(cls)}, which is not allowed in '{term}'", n, v.pointer, term, v.target)
+                _err(
+                    g,
+                    "disallowedType",
+                    f"'{v.target}' is a {_tail(cls)}, which is not allowed in '{term}'",
+                    n,
+                    v.pointer,
+                    term,
+                    v.target,
+                )
                 continue
-            if isinstance(target, Node) and not (target.top_level or target.cls.partition or
-                                                 target.partition is n.partition):
-                _err(g, "crossPartitionReference",
-                     f"'{v.target}' is nested inside another Interface and cannot be referenced from here",
-                     n, v.pointer, term, v.target)
+            if isinstance(target, Node) and not (
+                target.top_level or target.cls.partition or target.partition is n.partition
+            ):
+                _err(
+                    g,
+                    "crossPartitionReference",
+                    f"'{v.target}' is nested inside another Interface and cannot be referenced from here",
+                    n,
+                    v.pointer,
+                    term,
+                    v.target,
+                )
 
 
 def _check_semantics(g: Graph, mm: Metamodel, n: Node) -> None:
@@ -122,20 +161,43 @@ def _check_semantics(g: Graph, mm: Metamodel, n: Node) -> None:
         unit = n.literals.get("unit")
         st = n.semantic_v2[0]
         if unit is None and "unit" in n.props:
-            _err(g, "objectCountBelowMin",
-                 "an element with a semantic type needs a 'unit'", n, n.pointer + "/unit", "unit")
+            _err(
+                g,
+                "objectCountBelowMin",
+                "an element with a semantic type needs a 'unit'",
+                n,
+                n.pointer + "/unit",
+                "unit",
+            )
         if isinstance(unit, str):
             unit_dtmi = n.ctx.resolve(unit) or unit
             if unit_dtmi not in mm.semantic_types_v2.get(st, set()):
-                _err(g, "nonConformantPropertyValue", f"unit '{unit}' does not belong to semantic type {_tail(st)}",
-                     n, n.pointer + "/unit", "unit", unit)
+                _err(
+                    g,
+                    "nonConformantPropertyValue",
+                    f"unit '{unit}' does not belong to semantic type {_tail(st)}",
+                    n,
+                    n.pointer + "/unit",
+                    "unit",
+                    unit,
+                )
         schema = n.children.get("schema", [])
         if schema and _schema_dtmi(g, schema[0]) not in _NUMERIC_V2:
-            _err(g, "nonConformantPropertyValue", f"semantic type {_tail(st)} needs a numeric schema", n,
-                 n.pointer + "/schema", "schema")
+            _err(
+                g,
+                "nonConformantPropertyValue",
+                f"semantic type {_tail(st)} needs a numeric schema",
+                n,
+                n.pointer + "/schema",
+                "schema",
+            )
     for c in n.cotypes:
-        for ov in c.property_overrides + [o for a in c.ancestors for o in mm.classes[a].property_overrides
-                                          if a != c.dtmi and a in mm.classes]:
+        for ov in c.property_overrides + [
+            o
+            for a in c.ancestors
+            for o in mm.classes[a].property_overrides
+            if a != c.dtmi and a in mm.classes
+        ]:
             shape = ov["shape"]
             child_of = shape.get("dtmm:childOf")
             if child_of is None:
@@ -146,8 +208,14 @@ def _check_semantics(g: Graph, mm: Metamodel, n: Node) -> None:
                 parent_enum = mm.enum_of.get(target)
                 expected = n.ctx.resolve(child_of) or child_of
                 if parent_enum != expected:
-                    _err(g, "nonConformantPropertyValue",
-                         f"'{target.split(':')[-1]}' is not a unit of {child_of}", n, n.pointer + "/" + term, term)
+                    _err(
+                        g,
+                        "nonConformantPropertyValue",
+                        f"'{target.split(':')[-1]}' is not a unit of {child_of}",
+                        n,
+                        n.pointer + "/" + term,
+                        term,
+                    )
 
 
 def _schema_dtmi(g: Graph, v: Node | Ref) -> str | None:
@@ -198,11 +266,21 @@ def _check_extends(g: Graph, mm: Metamodel, n: Node) -> None:
                 seen.add(parent.id)
                 stack.append((parent, depth + 1))
     if max_depth is not None and deepest > max_depth:
-        _err(g, "excessiveDepthNarrow", f"'{n.id}' has an 'extends' chain deeper than {max_depth}", n,
-             prop="extends")
+        _err(
+            g,
+            "excessiveDepthNarrow",
+            f"'{n.id}' has an 'extends' chain deeper than {max_depth}",
+            n,
+            prop="extends",
+        )
     if max_count is not None and count > max_count:
-        _err(g, "excessiveCount", f"'{n.id}' has more than {max_count} values in its 'extends' hierarchy", n,
-             prop="extends")
+        _err(
+            g,
+            "excessiveCount",
+            f"'{n.id}' has more than {max_count} values in its 'extends' hierarchy",
+            n,
+            prop="extends",
+        )
 
 
 def effective_contents(g: Graph, n: Node, _seen: frozenset[str] = frozenset()) -> list[Node]:
@@ -226,8 +304,15 @@ def _check_contents_names(g: Graph, n: Node) -> None:
             continue
         prev = names.get(name)
         if prev is not None and prev is not c:
-            _err(g, "nonUniqueImportedPropertyValue",
-                 f"'{n.id}' has two contents named '{name}'", c, prop="name", value=name, other=prev)
+            _err(
+                g,
+                "nonUniqueImportedPropertyValue",
+                f"'{n.id}' has two contents named '{name}'",
+                c,
+                prop="name",
+                value=name,
+                other=prev,
+            )
             return
         names[name] = c
 
@@ -245,9 +330,15 @@ def _check_property_v2(g: Graph, mm: Metamodel, n: Node) -> None:
         for v in cur.children.get("schema", []):
             target = v if isinstance(v, Node) else g.by_id.get(v.target)
             if (target is not None and target.cls.term == "Array") or (
-                    isinstance(v, Ref) and v.target.startswith("dtmi:standard:schema:geospatial:")):
-                _err(g, "excludedType", f"a DTDL v2 Property may not use an Array schema (here '{cur.id}')", n,
-                     prop="schema")
+                isinstance(v, Ref) and v.target.startswith("dtmi:standard:schema:geospatial:")
+            ):
+                _err(
+                    g,
+                    "excludedType",
+                    f"a DTDL v2 Property may not use an Array schema (here '{cur.id}')",
+                    n,
+                    prop="schema",
+                )
                 return
         stack.extend(child for _t, child in children(g, mm, cur))
 
@@ -265,8 +356,14 @@ def _check_component(g: Graph, mm: Metamodel, n: Node) -> None:
             seen.add(cur.id)
             for c in effective_contents(g, cur):
                 if _tail(c.cls.dtmi) == "Component":
-                    _err(g, "excludedType", f"Component '{n.name()}' uses an Interface that itself has a Component",
-                         n, prop="schema", value=c.id)
+                    _err(
+                        g,
+                        "excludedType",
+                        f"Component '{n.name()}' uses an Interface that itself has a Component",
+                        n,
+                        prop="schema",
+                        value=c.id,
+                    )
                     return
 
 
@@ -290,7 +387,8 @@ def _check_schema_limits(g: Graph, mm: Metamodel, n: Node) -> None:
         cur, depth, path = stack.pop()
         if max_depth is not None and any(
             isinstance(v, Ref) and v.target not in g.by_id and depth + 1 > max_depth
-            for t in ("schema", "elementSchema") for v in cur.children.get(t, [])
+            for t in ("schema", "elementSchema")
+            for v in cur.children.get(t, [])
         ):
             _err(g, "excessiveDepthWide", f"schema '{n.id}' nests deeper than {max_depth}", n)
             return
@@ -312,7 +410,7 @@ def _check_schema_limits(g: Graph, mm: Metamodel, n: Node) -> None:
 def _check_unique(g: Graph, n: Node) -> None:
     for term, values in n.children.items():
         pdef = n.props.get(term)
-        if pdef is None or not pdef.unique_properties or term == "contents" and n.cls.partition:
+        if pdef is None or not pdef.unique_properties or (term == "contents" and n.cls.partition):
             continue
         members = [v if isinstance(v, Node) else g.by_id.get(v.target) for v in values]
         for up in pdef.unique_properties:
@@ -325,8 +423,15 @@ def _check_unique(g: Graph, n: Node) -> None:
                     continue
                 key = (type(val).__name__, val)
                 if key in seen:
-                    _err(g, "nonUniquePropertyValue", f"two elements in '{term}' share {up} '{val}'", m,
-                         prop=up, value=val, other=seen[key])
+                    _err(
+                        g,
+                        "nonUniquePropertyValue",
+                        f"two elements in '{term}' share {up} '{val}'",
+                        m,
+                        prop=up,
+                        value=val,
+                        other=seen[key],
+                    )
                     break
                 seen[key] = m
 
@@ -343,12 +448,23 @@ def _check_enum(g: Graph, mm: Metamodel, n: Node) -> None:
         if val is None:
             continue
         if kind == "integer" and not (isinstance(val, int) and not isinstance(val, bool)):
-            _err(g, "nonConformantDatatype",
-                 f"enumValue '{val}' must be an integer, as the Enum's valueSchema says", ev, prop="enumValue",
-                 value=val)
+            _err(
+                g,
+                "nonConformantDatatype",
+                f"enumValue '{val}' must be an integer, as the Enum's valueSchema says",
+                ev,
+                prop="enumValue",
+                value=val,
+            )
         if kind == "string" and not isinstance(val, str):
-            _err(g, "nonConformantDatatype", f"enumValue '{val}' must be a string, as the Enum's valueSchema says",
-                 ev, prop="enumValue", value=val)
+            _err(
+                g,
+                "nonConformantDatatype",
+                f"enumValue '{val}' must be a string, as the Enum's valueSchema says",
+                ev,
+                prop="enumValue",
+                value=val,
+            )
 
 
 def _tail(dtmi: str) -> str:

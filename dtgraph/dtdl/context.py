@@ -68,11 +68,9 @@ def apply_context(
         report(ContextProblem("invalidContextSpecifier", "@context must be a string or an array of strings"))
         return parent
     strings: list[str] = []
-    ok = True
     for i, item in enumerate(items):
         if not isinstance(item, str):
             report(ContextProblem("invalidContextSpecifier", "each @context value must be a string", None, i))
-            ok = False
             continue
         strings.append(item)
     version = parent.version if parent is not None else None
@@ -89,42 +87,66 @@ def apply_context(
             v = int(m.group(1))
             frag = m.group(2)
             if v not in (2, 3, 4):
-                report(ContextProblem("unrecognizedContextVersion", f"DTDL context version {v} is not known", s, i))
-                ok = False
+                report(
+                    ContextProblem(
+                        "unrecognizedContextVersion", f"DTDL context version {v} is not known", s, i
+                    )
+                )
                 continue
             if frag is not None:
                 if v != 4 or frag not in ("#limitless", "#limits"):
-                    report(ContextProblem("invalidContextFragment", f"context fragment '{frag}' is not allowed", s, i))
-                    ok = False
+                    report(
+                        ContextProblem(
+                            "invalidContextFragment", f"context fragment '{frag}' is not allowed", s, i
+                        )
+                    )
                     continue
                 if frag == "#limitless":
                     limitless = True
                     if first_other is not None:
-                        report(ContextProblem("localContextNotLast", "'#limitless' must precede extension contexts", s, i))
-                        ok = False
+                        report(
+                            ContextProblem(
+                                "localContextNotLast", "'#limitless' must precede extension contexts", s, i
+                            )
+                        )
                 elif frag == "#limits":
                     if prev != "dtmi:dtdl:context;4#limitless":
-                        report(ContextProblem("dtdlContextFollowsAffiliate", "'#limits' must follow '#limitless'", s, i))
-                        ok = False
+                        report(
+                            ContextProblem(
+                                "dtdlContextFollowsAffiliate", "'#limits' must follow '#limitless'", s, i
+                            )
+                        )
                     limits.append(s)
-            elif first_other is not None and not (v == 2 and strings[first_other] == _IOTCENTRAL and
-                                                  all(x == _IOTCENTRAL or _CONTEXT_RE.match(x) for x in strings[:i])):
-                report(ContextProblem("dtdlContextFollowsAffiliate",
-                                      "the DTDL context must come before any extension context", s, i))
-                ok = False
+            elif first_other is not None and not (
+                v == 2
+                and strings[first_other] == _IOTCENTRAL
+                and all(x == _IOTCENTRAL or _CONTEXT_RE.match(x) for x in strings[:i])
+            ):
+                report(
+                    ContextProblem(
+                        "dtdlContextFollowsAffiliate",
+                        "the DTDL context must come before any extension context",
+                        s,
+                        i,
+                    )
+                )
             version = v
             dtdl_seen_at = i
             prev = s
             continue
         if not _VERSIONED_DTMI.match(s):
-            report(ContextProblem("invalidContextSpecifier",
-                                  f"'{s}' is not a DTMI with a version, as a context specifier must be", s, i))
-            ok = False
+            report(
+                ContextProblem(
+                    "invalidContextSpecifier",
+                    f"'{s}' is not a DTMI with a version, as a context specifier must be",
+                    s,
+                    i,
+                )
+            )
             prev = s
             continue
         if "#" in s:
             report(ContextProblem("invalidContextFragment", f"context '{s}' may not have a fragment", s, i))
-            ok = False
             prev = s
             continue
         if first_other is None:
@@ -132,12 +154,23 @@ def apply_context(
         ext = mm.extensions.get(s)
         if ext is not None and ext.is_limits:
             if prev != "dtmi:dtdl:context;4#limitless":
-                report(ContextProblem("misplacedLimitContext",
-                                      f"limit extension '{s}' must immediately follow 'dtmi:dtdl:context;4#limitless'", s, i))
-                ok = False
+                report(
+                    ContextProblem(
+                        "misplacedLimitContext",
+                        f"limit extension '{s}' must immediately follow 'dtmi:dtdl:context;4#limitless'",
+                        s,
+                        i,
+                    )
+                )
             if s.split(";")[0] not in {c.split(";")[0] for c in limit_contexts}:
-                report(ContextProblem("disallowedLimitContext", f"limit extension '{s}' is not among the accepted ones", s, i))
-                ok = False
+                report(
+                    ContextProblem(
+                        "disallowedLimitContext",
+                        f"limit extension '{s}' is not among the accepted ones",
+                        s,
+                        i,
+                    )
+                )
             limits.append(s)
         by_stem[_stem(s)] = s
         prev = s
@@ -145,23 +178,36 @@ def apply_context(
         idx = strings.index("dtmi:dtdl:context;4#limitless")
         nxt = strings[idx + 1] if idx + 1 < len(strings) else None
         if nxt is None or (nxt != "dtmi:dtdl:context;4" and nxt not in mm.extensions):
-            report(ContextProblem("missingLimitContext", "'#limitless' must be followed by a limits context", None, idx))
-            ok = False
+            report(
+                ContextProblem(
+                    "missingLimitContext", "'#limitless' must be followed by a limits context", None, idx
+                )
+            )
     elif limitless:
         idx = strings.index("dtmi:dtdl:context;4#limitless")
         nxt = strings[idx + 1] if idx + 1 < len(strings) else None
-        if nxt is None or not (nxt == "dtmi:dtdl:context;4#limits" or nxt == "dtmi:dtdl:context;4" or
-                               (nxt in mm.extensions and mm.extensions[nxt].is_limits)):
-            report(ContextProblem("missingLimitContext", "'#limitless' must be followed by a limits context", None, idx))
-            ok = False
+        if nxt is None or not (
+            nxt == "dtmi:dtdl:context;4#limits"
+            or nxt == "dtmi:dtdl:context;4"
+            or (nxt in mm.extensions and mm.extensions[nxt].is_limits)
+        ):
+            report(
+                ContextProblem(
+                    "missingLimitContext", "'#limitless' must be followed by a limits context", None, idx
+                )
+            )
     if top_level and dtdl_seen_at is None:
-        report(ContextProblem("missingDtdlContext", "a top-level element's @context must include the DTDL context"))
+        report(
+            ContextProblem(
+                "missingDtdlContext", "a top-level element's @context must include the DTDL context"
+            )
+        )
         return None
     if version is None:
         return None
     extensions: list[str] = []
     terms = dict(mm.vocabularies[version].terms)
-    for stem, dtmi in by_stem.items():
+    for dtmi in by_stem.values():
         if dtmi == _IOTCENTRAL and version == 2:
             continue
         ext = mm.extensions.get(dtmi)
@@ -171,9 +217,13 @@ def apply_context(
             if allow_undefined:
                 undefined = True
             else:
-                report(ContextProblem("unresolvableContextSpecifier",
-                                      f"context '{dtmi}' names an extension that is not defined", dtmi))
-                ok = False
+                report(
+                    ContextProblem(
+                        "unresolvableContextSpecifier",
+                        f"context '{dtmi}' names an extension that is not defined",
+                        dtmi,
+                    )
+                )
             continue
         extensions.append(dtmi)
         terms.update(ext.terms)

@@ -33,17 +33,29 @@ _PRIMITIVES: dict[str, dict[str, Any]] = {
     "float": {"type": "number"},
     "string": {"type": "string"},
     "decimal": {"type": "string", "pattern": r"^[+-]?(?:[1-9][0-9]*|0)(?:\.[0-9]*)?$"},
-    "bytes": {"type": "string", "contentEncoding": "base64",
-              "pattern": r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"},
-    "uuid": {"type": "string", "format": "uuid",
-             "pattern": r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$"},
+    "bytes": {
+        "type": "string",
+        "contentEncoding": "base64",
+        "pattern": r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$",
+    },
+    "uuid": {
+        "type": "string",
+        "format": "uuid",
+        "pattern": r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$",
+    },
     "date": {"type": "string", "format": "date", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},
-    "dateTime": {"type": "string", "format": "date-time",
-                 "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T" + _TIME + "$"},
+    "dateTime": {
+        "type": "string",
+        "format": "date-time",
+        "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T" + _TIME + "$",
+    },
     "time": {"type": "string", "format": "time", "pattern": "^" + _TIME + "$"},
-    "duration": {"type": "string", "format": "duration",
-                 "pattern": r"^P(?!$)(?:\d+(?:\.\d+)?Y)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?W)?(?:\d+(?:\.\d+)?D)?"
-                            r"(?:T(?=\d)(?:\d+(?:\.\d+)?H)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?S)?)?$"},
+    "duration": {
+        "type": "string",
+        "format": "duration",
+        "pattern": r"^P(?!$)(?:\d+(?:\.\d+)?Y)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?W)?(?:\d+(?:\.\d+)?D)?"
+        r"(?:T(?=\d)(?:\d+(?:\.\d+)?H)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?S)?)?$",
+    },
 }
 for _name, (_lo, _hi) in _RANGES.items():
     _PRIMITIVES[_name] = {"type": "integer", "minimum": _lo, "maximum": _hi}
@@ -55,8 +67,13 @@ _GEO = {
     "lineString": ("LineString", {"type": "array", "items": _POSITION, "minItems": 2}),
     "multiLineString": ("MultiLineString", {"type": "array", "items": {"type": "array", "items": _POSITION}}),
     "polygon": ("Polygon", {"type": "array", "items": {"type": "array", "items": _POSITION, "minItems": 4}}),
-    "multiPolygon": ("MultiPolygon", {"type": "array", "items": {"type": "array", "items": {
-        "type": "array", "items": _POSITION, "minItems": 4}}}),
+    "multiPolygon": (
+        "MultiPolygon",
+        {
+            "type": "array",
+            "items": {"type": "array", "items": {"type": "array", "items": _POSITION, "minItems": 4}},
+        },
+    ),
 }
 
 
@@ -81,16 +98,22 @@ def _compile(schema: Schema, path: tuple[str, ...], defs: dict[str, Any]) -> dic
             return dict(_PRIMITIVES[kind])
         if kind in _GEO:
             name, coords = _GEO[kind]
-            return {"type": "object", "properties": {"type": {"const": name}, "coordinates": coords},
-                    "required": ["type", "coordinates"]}
+            return {
+                "type": "object",
+                "properties": {"type": {"const": name}, "coordinates": coords},
+                "required": ["type", "coordinates"],
+            }
         if kind == "scaledDecimal":
-            return {"type": "object", "properties": {"scale": {"type": "integer"},
-                                                      "value": _PRIMITIVES["decimal"]},
-                    "required": ["scale", "value"], "additionalProperties": False}
+            return {
+                "type": "object",
+                "properties": {"scale": {"type": "integer"}, "value": _PRIMITIVES["decimal"]},
+                "required": ["scale", "value"],
+                "additionalProperties": False,
+            }
         return {}
     if schema.id in path:  # a recursive reference: point back to a shared definition
         return {"$ref": f"#/$defs/{_key(schema)}"}
-    inner = path + (schema.id,)
+    inner = (*path, schema.id)
     if kind == "Array":
         body: dict[str, Any] = {"type": "array"}
         if schema.element_schema is not None:
@@ -139,5 +162,7 @@ def instance_errors(value: Any, element: Element | Schema) -> list[str]:
     if not isinstance(schema, Schema):
         raise TypeError(f"{element!r} has no schema to check values against")
     errors = sorted(_validator(schema).iter_errors(value), key=lambda e: list(e.absolute_path))
-    return [f"{'/' + '/'.join(map(str, e.absolute_path)) if e.absolute_path else '(value)'}: {e.message}"
-            for e in errors]
+    return [
+        f"{'/' + '/'.join(map(str, e.absolute_path)) if e.absolute_path else '(value)'}: {e.message}"
+        for e in errors
+    ]

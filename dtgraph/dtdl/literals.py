@@ -42,8 +42,7 @@ def representational(kind: str, value: Any, strict: bool = True) -> tuple[Any, P
     """
     if isinstance(value, dict):
         if any(not k.startswith("@") for k in value):
-            return None, ("valueObjectInvalidProp",
-                          "a value object may hold only '@value' and '@type'")
+            return None, ("valueObjectInvalidProp", "a value object may hold only '@value' and '@type'")
         if "@value" not in value:
             return None, (_code(kind, "ObjectNoValue"), "a value object needs an '@value' member")
         extra = [k for k in value if k not in ("@value", "@type") and (strict or k in _NEVER)]
@@ -79,10 +78,17 @@ def _cap(kind: str) -> str:
 
 
 def _article(kind: str) -> str:
-    return {"string": "a string", "integer": "an integer", "boolean": "a boolean", "literal": "a string or integer"}[kind]
+    return {
+        "string": "a string",
+        "integer": "an integer",
+        "boolean": "a boolean",
+        "literal": "a string or integer",
+    }[kind]
 
 
-def localizable(value: Any, max_length: int | None, strict: bool = True) -> tuple[dict[str, str], list[Problem]]:
+def localizable(
+    value: Any, max_length: int | None, strict: bool = True
+) -> tuple[dict[str, str], list[Problem]]:
     """Decode a localizable string into ``{language: text}``; problems list every rule broken."""
     problems: list[Problem] = []
     out: dict[str, str] = {}
@@ -106,11 +112,15 @@ def localizable(value: Any, max_length: int | None, strict: bool = True) -> tupl
             elif isinstance(item, dict):
                 bad = [k for k in item if not k.startswith("@")]
                 if bad:
-                    problems.append(("langStringElementInvalidProp", f"a language-tagged value may not have '{bad[0]}'"))
+                    problems.append(
+                        ("langStringElementInvalidProp", f"a language-tagged value may not have '{bad[0]}'")
+                    )
                     continue
                 extra = [k for k in item if k not in ("@value", "@language") and (strict or k in _NEVER)]
                 if extra:
-                    problems.append(("langStringElementKeyword", f"a language-tagged value may not have '{extra[0]}'"))
+                    problems.append(
+                        ("langStringElementKeyword", f"a language-tagged value may not have '{extra[0]}'")
+                    )
                     continue
                 if "@value" not in item:
                     problems.append(("langStringElementNoValue", "a language-tagged value needs '@value'"))
@@ -137,13 +147,19 @@ def localizable(value: Any, max_length: int | None, strict: bool = True) -> tupl
                     defaults += 1
                 out[lang] = item["@value"]
             else:
-                problems.append(("langStringElementNotStringOrObject", "each item must be a string or an object"))
+                problems.append(
+                    ("langStringElementNotStringOrObject", "each item must be a string or an object")
+                )
         if defaults > 1:
             problems.append(("langStringCodeNotUnique", "more than one default-language value"))
     else:
-        problems.append(("langStringValueInvalid", "a localizable string must be a string, an array or an object"))
+        problems.append(
+            ("langStringValueInvalid", "a localizable string must be a string, an array or an object")
+        )
     if max_length is not None:
         for lang, text in out.items():
             if len(text) > max_length:
-                problems.append(("langStringValueTooLong", f"text for '{lang}' is longer than {max_length} characters"))
+                problems.append(
+                    ("langStringValueTooLong", f"text for '{lang}' is longer than {max_length} characters")
+                )
     return out, problems

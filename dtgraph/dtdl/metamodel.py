@@ -28,7 +28,9 @@ _XSD = "http://www.w3.org/2001/XMLSchema#"
 
 
 def _load(name: str) -> Any:
-    text = resources.files("dtgraph.dtdl").joinpath("metamodel").joinpath(name).read_text(encoding="utf-8-sig")
+    text = (
+        resources.files("dtgraph.dtdl").joinpath("metamodel").joinpath(name).read_text(encoding="utf-8-sig")
+    )
     return json.loads(text)
 
 
@@ -189,7 +191,9 @@ class Metamodel:
                 partition="dtmm:Partition" in types,
                 extensible="dtmm:Extensible" in types,
                 supers=tuple(expand(s) for s in _as_list(node.get("rdfs:subClassOf"))),
-                cotype_of=tuple(expand(o["sh:class"]) for o in _as_list(node.get("sh:or")) if "sh:class" in o),
+                cotype_of=tuple(
+                    expand(o["sh:class"]) for o in _as_list(node.get("sh:or")) if "sh:class" in o
+                ),
                 requires_cotypes=tuple(expand(o["sh:class"]) for o in _as_list(node.get("sh:and"))),
                 excludes_cotypes=tuple(
                     expand(o["sh:class"]) for o in _as_list(node.get("sh:not")) if isinstance(o, dict)
@@ -217,7 +221,9 @@ class Metamodel:
                     cls.property_overrides.append({"path": pdtmi, "shape": shape})
             for pdtmi in declared:
                 if pdtmi not in cls.own_properties:
-                    cls.own_properties[pdtmi] = PropertyDef(term=_term_of(pdtmi, terms), dtmi=pdtmi, defining_class=dtmi)
+                    cls.own_properties[pdtmi] = PropertyDef(
+                        term=_term_of(pdtmi, terms), dtmi=pdtmi, defining_class=dtmi
+                    )
             self.classes[dtmi] = cls
 
     def _load_extensions(self) -> None:
@@ -312,8 +318,6 @@ class Metamodel:
             cls.ancestors = ancestors(cls.dtmi)
         for cls in self.classes.values():
             merged: dict[str, PropertyDef] = {}
-            for anc in sorted(cls.ancestors, key=lambda a: -len(self.classes[a].ancestors) if a in self.classes else 0):
-                pass
             chain = sorted(
                 (a for a in cls.ancestors if a in self.classes), key=lambda a: len(self.classes[a].ancestors)
             )

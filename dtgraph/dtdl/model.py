@@ -53,7 +53,7 @@ class Element:
 
 @dataclass(frozen=True, eq=False, repr=False)
 class Schema(Element):
-    """A schema: a primitive (``kind`` = 'boolean', 'integer', …) or a complex one (Array, Enum, Map, Object)."""
+    """A primitive schema (``kind`` 'boolean', 'integer', …) or a complex one (Array, Enum, Map, Object)."""
 
     element_schema: Schema | None = None  # Array
     value_schema: str | None = None  # Enum: 'integer' or 'string'
@@ -189,7 +189,7 @@ class ModelSet:
         return dtmi == base or base in self.ancestors(dtmi)
 
     def instance_errors(self, value: Any, element: Element | Schema) -> list[str]:
-        """Messages for each way ``value`` breaks the schema of ``element`` (a Property, Telemetry, Field or Schema)."""
+        """Messages for each way ``value`` breaks the schema of ``element`` (Property, Telemetry, Field, Schema)."""
         from dtgraph.dtdl.json_schema import instance_errors
 
         return instance_errors(value, element)
@@ -219,8 +219,8 @@ class _Builder:
             "id": n.id,
             "kind": n.cls.term,
             "version": n.ctx.version,
-            "cotypes": tuple(c.term for c in n.cotypes) + tuple(s.rsplit(":", 1)[-1].split(";")[0]
-                                                             for s in n.semantic_v2),
+            "cotypes": tuple(c.term for c in n.cotypes)
+            + tuple(s.rsplit(":", 1)[-1].split(";")[0] for s in n.semantic_v2),
             "display_name": MappingProxyType(dict(n.literals.get("displayName") or {})),
             "description": MappingProxyType(dict(n.literals.get("description") or {})),
             "comment": n.literals.get("comment"),
@@ -243,14 +243,24 @@ class _Builder:
             s = Schema(**args, element_schema=self.schema(_first(r.children.get("elementSchema")), depth + 1))
         elif kind == "Enum":
             vs = _first(r.children.get("valueSchema"))
-            s = Schema(**args, value_schema=_tail(vs.target) if vs is not None and hasattr(vs, "target") else None,
-                       enum_values=tuple(self.enum_value(e) for e in self.nodes(r, "enumValues")))
+            s = Schema(
+                **args,
+                value_schema=_tail(vs.target) if vs is not None and hasattr(vs, "target") else None,
+                enum_values=tuple(self.enum_value(e) for e in self.nodes(r, "enumValues")),
+            )
         elif kind == "Map":
-            s = Schema(**args, map_key=self.field(_first_node(self, r, "mapKey"), depth),
-                       map_value=self.field(_first_node(self, r, "mapValue"), depth))
+            s = Schema(
+                **args,
+                map_key=self.field(_first_node(self, r, "mapKey"), depth),
+                map_value=self.field(_first_node(self, r, "mapValue"), depth),
+            )
         elif kind == "Object":
-            s = Schema(**args, fields=tuple(f for f in (self.field(x, depth) for x in self.nodes(r, "fields"))
-                                            if f is not None))
+            s = Schema(
+                **args,
+                fields=tuple(
+                    f for f in (self.field(x, depth) for x in self.nodes(r, "fields")) if f is not None
+                ),
+            )
         else:
             s = Schema(**args)
         self.schemas[r.id] = s
@@ -280,8 +290,9 @@ class _Builder:
             return None
         schema = self.schema(_first(n.children.get("schema")), depth + 1)
         if n.cls.term in ("CommandPayload", "CommandRequest", "CommandResponse"):
-            f: Field = CommandPayload(**self.base(n), name=n.name() or "", schema=schema,
-                                      nullable=bool(n.literals.get("nullable")))
+            f: Field = CommandPayload(
+                **self.base(n), name=n.name() or "", schema=schema, nullable=bool(n.literals.get("nullable"))
+            )
         else:
             f = Field(**self.base(n), name=n.name() or "", schema=schema)
         self.elements[n.id] = f
@@ -292,19 +303,29 @@ class _Builder:
         common = {**self.base(n), "name": n.name() or "", "defined_in": owner.id}
         c: Content
         if kind == "Property":
-            c = Property(**common, schema=self.schema(_first(n.children.get("schema"))),
-                         writable=bool(n.literals.get("writable")))
+            c = Property(
+                **common,
+                schema=self.schema(_first(n.children.get("schema"))),
+                writable=bool(n.literals.get("writable")),
+            )
         elif kind == "Telemetry":
             c = Telemetry(**common, schema=self.schema(_first(n.children.get("schema"))))
         elif kind == "Command":
             c = Command(**common, request=self.payload(n, "request"), response=self.payload(n, "response"))
         elif kind == "Relationship":
-            props = tuple(p for p in (self.content(x, owner) for x in self.nodes(n, "properties"))
-                          if isinstance(p, Property))
-            c = Relationship(**common, target=n.literals.get("target"),
-                             min_multiplicity=n.literals.get("minMultiplicity"),
-                             max_multiplicity=n.literals.get("maxMultiplicity"), properties=props,
-                             writable=bool(n.literals.get("writable")))
+            props = tuple(
+                p
+                for p in (self.content(x, owner) for x in self.nodes(n, "properties"))
+                if isinstance(p, Property)
+            )
+            c = Relationship(
+                **common,
+                target=n.literals.get("target"),
+                min_multiplicity=n.literals.get("minMultiplicity"),
+                max_multiplicity=n.literals.get("maxMultiplicity"),
+                properties=props,
+                writable=bool(n.literals.get("writable")),
+            )
         elif kind == "Component":
             target = _first(n.children.get("schema"))
             r = self.resolve(target) if target is not None else ""
@@ -333,17 +354,42 @@ class _Builder:
             if c is not None:
                 contents[c.name] = c
         schemas = tuple(s for s in (self.schema(x) for x in self.nodes(n, "schemas")) if s is not None)
-        iface = Interface(**self.base(n), extends=tuple(extends), contents=MappingProxyType(contents),
-                          schemas=schemas)
+        iface = Interface(
+            **self.base(n), extends=tuple(extends), contents=MappingProxyType(contents), schemas=schemas
+        )
         cache[n.id] = iface
         self.elements[n.id] = iface
         return iface
 
 
-_CORE_LITERALS = {"displayName", "description", "comment", "name", "writable", "target", "minMultiplicity",
-                  "maxMultiplicity", "enumValue", "nullable"}
-_CORE_OBJECTS = {"contents", "extends", "schemas", "schema", "elementSchema", "enumValues", "valueSchema",
-                 "mapKey", "mapValue", "fields", "request", "response", "properties", "commandType"}
+_CORE_LITERALS = {
+    "displayName",
+    "description",
+    "comment",
+    "name",
+    "writable",
+    "target",
+    "minMultiplicity",
+    "maxMultiplicity",
+    "enumValue",
+    "nullable",
+}
+_CORE_OBJECTS = {
+    "contents",
+    "extends",
+    "schemas",
+    "schema",
+    "elementSchema",
+    "enumValues",
+    "valueSchema",
+    "mapKey",
+    "mapValue",
+    "fields",
+    "request",
+    "response",
+    "properties",
+    "commandType",
+}
 
 
 def _first(values: list[Any] | None) -> Any:

@@ -115,14 +115,27 @@ class Walker:
 
     def top_level(self, obj: dict[str, Any], pointer: str) -> None:
         if "@context" not in obj:
-            self.error("missingContext", "a top-level element needs an '@context' naming the DTDL version",
-                       pointer, primary_id=_str_or_none(obj.get("@id")))
+            self.error(
+                "missingContext",
+                "a top-level element needs an '@context' naming the DTDL version",
+                pointer,
+                primary_id=_str_or_none(obj.get("@id")),
+            )
             return
         if "@graph" in obj:
             self.error("topLevelGraphDisallowed", "'@graph' is not allowed in DTDL", pointer + "/@graph")
             return
-        self.element(obj, None, pointer, parent=None, prop=None, allowed=None, inferable=None, top_level=True,
-                     segment=None)
+        self.element(
+            obj,
+            None,
+            pointer,
+            parent=None,
+            prop=None,
+            allowed=None,
+            inferable=None,
+            top_level=True,
+            segment=None,
+        )
 
     # --- elements ------------------------------------------------------------------------------
 
@@ -144,19 +157,28 @@ class Walker:
         raw_id = obj.get("@id")
         pid = raw_id if isinstance(raw_id, str) else None
         if "@context" in obj:
+
             def report(p: ContextProblem) -> None:
-                sub = pointer + "/@context" + (f"/{p.index}" if p.index is not None and
-                                                isinstance(obj["@context"], list) else "")
+                sub = (
+                    pointer
+                    + "/@context"
+                    + (f"/{p.index}" if p.index is not None and isinstance(obj["@context"], list) else "")
+                )
                 self.error(p.code, p.message, sub, primary_id=pid, prop="@context", value=p.value)
 
-            ctx = apply_context(obj["@context"], parent_ctx, self.mm, top_level=top_level,
-                                allow_undefined=self.allow_undefined, limit_contexts=self.limit_contexts,
-                                report=report)
+            ctx = apply_context(
+                obj["@context"],
+                parent_ctx,
+                self.mm,
+                top_level=top_level,
+                allow_undefined=self.allow_undefined,
+                limit_contexts=self.limit_contexts,
+                report=report,
+            )
         if ctx is None:
             return None
         version = ctx.version
         glob = self.mm.globals[version]
-        ok = True
 
         # @type -----------------------------------------------------------------------------
         material: list[ClassDef] = []
@@ -166,8 +188,9 @@ class Walker:
         type_value = obj.get("@type")
         if "@type" not in obj:
             if inferable is None:
-                self.error("noTypeThatAllows",
-                           "the element has no '@type'", pointer, primary_id=pid, prop="@type")
+                self.error(
+                    "noTypeThatAllows", "the element has no '@type'", pointer, primary_id=pid, prop="@type"
+                )
                 return None
             cls = self.mm.classes.get(self._class_for_version(inferable, version))
             if cls is None:
@@ -175,9 +198,19 @@ class Walker:
             material.append(cls)
         else:
             types = type_value if isinstance(type_value, list) else [type_value]
-            if not types or not all(isinstance(t, str) for t in types) or isinstance(type_value, list) and not types:
-                self.error("classNotString", "'@type' must be a string or an array of strings", pointer + "/@type",
-                           primary_id=pid, prop="@type", value=type_value)
+            if (
+                not types
+                or not all(isinstance(t, str) for t in types)
+                or (isinstance(type_value, list) and not types)
+            ):
+                self.error(
+                    "classNotString",
+                    "'@type' must be a string or an array of strings",
+                    pointer + "/@type",
+                    primary_id=pid,
+                    prop="@type",
+                    value=type_value,
+                )
                 return None
             for i, t in enumerate(types):
                 tp = pointer + "/@type" + (f"/{i}" if isinstance(type_value, list) else "")
@@ -195,13 +228,23 @@ class Walker:
                         category = "undefinedTerm"
                 if dtmi is not None:
                     c = self.mm.classes.get(dtmi)
-                    if c is not None and c.extension is None and not c.abstract and c.material and \
-                            c.version == version and not c.extensible:
+                    if (
+                        c is not None
+                        and c.extension is None
+                        and not c.abstract
+                        and c.material
+                        and c.version == version
+                        and not c.extensible
+                    ):
                         if c not in material:
                             material.append(c)
                         continue
-                    if c is not None and c.extension is not None and c.extension in ctx.extensions and \
-                            not c.abstract:
+                    if (
+                        c is not None
+                        and c.extension is not None
+                        and c.extension in ctx.extensions
+                        and not c.abstract
+                    ):
                         cotypes.append(c)
                         continue
                     if version == 2 and dtmi in self.mm.semantic_types_v2:
@@ -210,95 +253,185 @@ class Walker:
                     category = "irrelevantDtmiOrTerm"
                 assert category is not None
                 if category in glob.never_allow_cotype:
-                    self.error(_type_code(category), _type_message(category, t), tp, primary_id=pid, prop="@type",
-                               value=t)
-                    ok = False
+                    self.error(
+                        _type_code(category),
+                        _type_message(category, t),
+                        tp,
+                        primary_id=pid,
+                        prop="@type",
+                        value=t,
+                    )
                 elif category in glob.always_allow_cotype or ctx.undefined:
                     apocryphal = True
                 else:
-                    self.error(_type_code(category), _type_message(category, t), tp, primary_id=pid, prop="@type",
-                               value=t)
-                    ok = False
+                    self.error(
+                        _type_code(category),
+                        _type_message(category, t),
+                        tp,
+                        primary_id=pid,
+                        prop="@type",
+                        value=t,
+                    )
             if len(material) != 1:
                 if not material:
-                    self.error("noTypeThatAllows",
-                               "'@type' names no DTDL class this element can be", pointer + "/@type",
-                               primary_id=pid, prop="@type", value=type_value)
+                    self.error(
+                        "noTypeThatAllows",
+                        "'@type' names no DTDL class this element can be",
+                        pointer + "/@type",
+                        primary_id=pid,
+                        prop="@type",
+                        value=type_value,
+                    )
                 else:
-                    self.error("multipleMaterialTypes", "'@type' names more than one DTDL class", pointer + "/@type",
-                               primary_id=pid, prop="@type", value=type_value)
+                    self.error(
+                        "multipleMaterialTypes",
+                        "'@type' names more than one DTDL class",
+                        pointer + "/@type",
+                        primary_id=pid,
+                        prop="@type",
+                        value=type_value,
+                    )
                 return None
         cls = material[0]
         if allowed is not None and not self.mm.conforms(cls.dtmi, allowed):
-            self.error("disallowedType",
-                       f"a {cls.term} is not allowed here", pointer + "/@type" if "@type" in obj else pointer,
-                       primary_id=pid, prop=prop.term if prop else None, value=cls.term)
-            ok = False
+            self.error(
+                "disallowedType",
+                f"a {cls.term} is not allowed here",
+                pointer + "/@type" if "@type" in obj else pointer,
+                primary_id=pid,
+                prop=prop.term if prop else None,
+                value=cls.term,
+            )
         if allowed is None and not cls.partition:
-            self.error("typeNotRootable", f"a top-level element must be an Interface, not a {cls.term}",
-                       pointer + "/@type", primary_id=pid, prop="@type", value=cls.term)
+            self.error(
+                "typeNotRootable",
+                f"a top-level element must be an Interface, not a {cls.term}",
+                pointer + "/@type",
+                primary_id=pid,
+                prop="@type",
+                value=cls.term,
+            )
             return None
         for c in cotypes:
             if c.cotype_of and not self.mm.conforms(cls.dtmi, c.cotype_of):
-                self.error("invalidCotype", f"co-type {c.term} cannot be applied to a {cls.term}", pointer + "/@type",
-                           primary_id=pid, prop="@type", value=c.term)
-                ok = False
+                self.error(
+                    "invalidCotype",
+                    f"co-type {c.term} cannot be applied to a {cls.term}",
+                    pointer + "/@type",
+                    primary_id=pid,
+                    prop="@type",
+                    value=c.term,
+                )
         for c in cotypes:
             for req in c.requires_cotypes:
                 if not any(req in o.ancestors for o in cotypes):
-                    self.error("missingCocotype", f"co-type {c.term} needs co-type {_tail(req)}", pointer + "/@type",
-                               primary_id=pid, prop="@type", value=c.term)
-                    ok = False
+                    self.error(
+                        "missingCocotype",
+                        f"co-type {c.term} needs co-type {_tail(req)}",
+                        pointer + "/@type",
+                        primary_id=pid,
+                        prop="@type",
+                        value=c.term,
+                    )
             for excl in c.excludes_cotypes:
                 if any(excl in o.ancestors for o in cotypes):
-                    self.error("disallowedCocotype", f"co-type {c.term} cannot be combined with {_tail(excl)}",
-                               pointer + "/@type", primary_id=pid, prop="@type", value=c.term)
-                    ok = False
+                    self.error(
+                        "disallowedCocotype",
+                        f"co-type {c.term} cannot be combined with {_tail(excl)}",
+                        pointer + "/@type",
+                        primary_id=pid,
+                        prop="@type",
+                        value=c.term,
+                    )
         semantic_like = [c for c in cotypes if any("SemanticType" in a for a in c.ancestors)]
         if len(set(semantic_v2)) > 1 or len(semantic_like) > 1:
-            self.error("conflictingSupplementalTypes",
-                       "more than one semantic type", pointer + "/@type", primary_id=pid, prop="@type")
-            ok = False
-        if semantic_v2 and not any(_tail(a) in ("Property", "Telemetry", "Relationship") for a in cls.ancestors):
-            self.error("invalidCotype", f"a semantic type cannot be applied to a {cls.term}", pointer + "/@type",
-                       primary_id=pid, prop="@type")
-            ok = False
+            self.error(
+                "conflictingSupplementalTypes",
+                "more than one semantic type",
+                pointer + "/@type",
+                primary_id=pid,
+                prop="@type",
+            )
+        if semantic_v2 and not any(
+            _tail(a) in ("Property", "Telemetry", "Relationship") for a in cls.ancestors
+        ):
+            self.error(
+                "invalidCotype",
+                f"a semantic type cannot be applied to a {cls.term}",
+                pointer + "/@type",
+                primary_id=pid,
+                prop="@type",
+            )
 
         # @id -------------------------------------------------------------------------------
         if "@id" in obj:
             if not isinstance(raw_id, str):
-                self.error("idNotString", "'@id' must be a string DTMI", pointer + "/@id", prop="@id", value=raw_id)
+                self.error(
+                    "idNotString", "'@id' must be a string DTMI", pointer + "/@id", prop="@id", value=raw_id
+                )
                 return None
             if not glob.id_pattern.match(raw_id) or len(raw_id) > glob.id_max_length:
-                self.error("invalidId", f"'{raw_id}' is not a valid DTMI for DTDL v{version}", pointer + "/@id",
-                           prop="@id", value=raw_id)
+                self.error(
+                    "invalidId",
+                    f"'{raw_id}' is not a valid DTMI for DTDL v{version}",
+                    pointer + "/@id",
+                    prop="@id",
+                    value=raw_id,
+                )
                 return None
             if any(raw_id.startswith(p) for p in glob.reserved_prefixes if p):
-                self.error("reservedId", f"'{raw_id}' uses a reserved prefix", pointer + "/@id", prop="@id",
-                           value=raw_id)
+                self.error(
+                    "reservedId",
+                    f"'{raw_id}' uses a reserved prefix",
+                    pointer + "/@id",
+                    prop="@id",
+                    value=raw_id,
+                )
                 return None
             limit = cls.id_max_length
             if limit is not None and not ctx.limitless and len(raw_id) > limit:
-                self.error("idTooLongForType", f"an {cls.term} '@id' may be at most {limit} characters",
-                           pointer + "/@id", primary_id=raw_id, prop="@id", value=raw_id)
-                ok = False
+                self.error(
+                    "idTooLongForType",
+                    f"an {cls.term} '@id' may be at most {limit} characters",
+                    pointer + "/@id",
+                    primary_id=raw_id,
+                    prop="@id",
+                    value=raw_id,
+                )
             node_id = raw_id
             id_given = True
         else:
             if cls.partition or (prop is not None and prop.term == "schemas"):
-                self.error("missingTopLevelId" if top_level else "missingRequiredId",
-                           f"an {cls.term} needs an '@id'", pointer, prop="@id")
+                self.error(
+                    "missingTopLevelId" if top_level else "missingRequiredId",
+                    f"an {cls.term} needs an '@id'",
+                    pointer,
+                    prop="@id",
+                )
                 return None
             node_id = _generated_id(parent, prop, segment, index)
             id_given = False
 
-        node = Node(id=node_id, cls=cls, ctx=ctx, doc=self.doc, pointer=pointer, parent=parent,
-                    parent_prop=prop.term if prop else None, top_level=top_level, id_given=id_given,
-                    cotypes=cotypes, semantic_v2=semantic_v2, apocryphal=apocryphal, raw=obj)
+        node = Node(
+            id=node_id,
+            cls=cls,
+            ctx=ctx,
+            doc=self.doc,
+            pointer=pointer,
+            parent=parent,
+            parent_prop=prop.term if prop else None,
+            top_level=top_level,
+            id_given=id_given,
+            cotypes=cotypes,
+            semantic_v2=semantic_v2,
+            apocryphal=apocryphal,
+            raw=obj,
+        )
         node.partition = node if (top_level or cls.partition or parent is None) else parent.partition
         if "@graph" in obj:
-            self.error("graphDisallowed", "'@graph' is not allowed in DTDL", pointer + "/@graph", primary_id=node_id)
-            ok = False
+            self.error(
+                "graphDisallowed", "'@graph' is not allowed in DTDL", pointer + "/@graph", primary_id=node_id
+            )
 
         # members ---------------------------------------------------------------------------
         available: dict[str, PropertyDef] = dict(cls.properties_by_dtmi)
@@ -312,9 +445,13 @@ class Walker:
             mp = pointer + "/" + _escape(key)
             if key.startswith("@"):
                 if glob.restrict_keywords:
-                    self.error("keywordDisallowed", f"keyword '{key}' is not allowed in a DTDL element", mp,
-                               primary_id=node_id, prop=key)
-                    ok = False
+                    self.error(
+                        "keywordDisallowed",
+                        f"keyword '{key}' is not allowed in a DTDL element",
+                        mp,
+                        primary_id=node_id,
+                        prop=key,
+                    )
                 continue
             pdtmi = ctx.resolve(key)
             category = None
@@ -334,18 +471,25 @@ class Walker:
             if pdef is None:
                 if category is None:
                     category = "irrelevantDtmiOrTerm"
-                if category in glob.never_allow_property or not apocryphal or not (
-                        category in glob.always_allow_property or ctx.undefined):
-                    self.error(_prop_code(category), _prop_message(category, key), mp, primary_id=node_id, prop=key)
-                    ok = False
+                if (
+                    category in glob.never_allow_property
+                    or not apocryphal
+                    or not (category in glob.always_allow_property or ctx.undefined)
+                ):
+                    self.error(
+                        _prop_code(category), _prop_message(category, key), mp, primary_id=node_id, prop=key
+                    )
                 else:
                     node.undefined_members[key] = value
                 continue
             if pdef.dtmi in seen_dtmis:
-                self.error("duplicatePropertyName",
-                           f"member '{key}' repeats '{seen_dtmis[pdef.dtmi]}' (same property)", mp,
-                           primary_id=node_id, prop=pdef.term)
-                ok = False
+                self.error(
+                    "duplicatePropertyName",
+                    f"member '{key}' repeats '{seen_dtmis[pdef.dtmi]}' (same property)",
+                    mp,
+                    primary_id=node_id,
+                    prop=pdef.term,
+                )
                 continue
             seen_dtmis[pdef.dtmi] = key
             pending.append((key, pdef, value))
@@ -361,15 +505,21 @@ class Walker:
             if pdef.min_count and pdef.min_count > 0 and pdef.term not in node.props:
                 if pdef.dtmi in seen_dtmis:
                     continue
-                self.error("missingLiteralProperty" if pdef.literal
-                           else "missingObjectProperty",
-                           f"{cls.term} needs member '{pdef.term}'", pointer, primary_id=node_id, prop=pdef.term)
-                ok = False
+                self.error(
+                    "missingLiteralProperty" if pdef.literal else "missingObjectProperty",
+                    f"{cls.term} needs member '{pdef.term}'",
+                    pointer,
+                    primary_id=node_id,
+                    prop=pdef.term,
+                )
         if version == 2 and semantic_v2 and "unit" not in node.props:
-            self.error("missingObjectProperty",
-                       "an element with a semantic type needs a 'unit'", pointer, primary_id=node_id, prop="unit")
-            ok = False
-        del ok
+            self.error(
+                "missingObjectProperty",
+                "an element with a semantic type needs a 'unit'",
+                pointer,
+                primary_id=node_id,
+                prop="unit",
+            )
         self.nodes.append(node)
         return node
 
@@ -382,11 +532,18 @@ class Walker:
     def literal(self, node: Node, key: str, pdef: PropertyDef, value: Any) -> None:
         mp = node.pointer + "/" + _escape(key)
         if pdef.fixed_value is not None or pdef.max_count == 0:
-            self.error("notRequiredIntegerValue",
-                       f"member '{key}' is not allowed", mp, primary_id=node.id, prop=pdef.term)
+            self.error(
+                "notRequiredIntegerValue",
+                f"member '{key}' is not allowed",
+                mp,
+                primary_id=node.id,
+                prop=pdef.term,
+            )
             return
         if pdef.datatype == "rdf:langString":
-            texts, problems = localizable(value, pdef.max_length, self.mm.globals[node.ctx.version].restrict_keywords)
+            texts, problems = localizable(
+                value, pdef.max_length, self.mm.globals[node.ctx.version].restrict_keywords
+            )
             for code, msg in problems:
                 self.error(code, f"{key}: {msg}", mp, primary_id=node.id, prop=pdef.term, value=value)
             node.literals[pdef.term] = texts
@@ -396,13 +553,24 @@ class Walker:
         if isinstance(value, list):
             limit = pdef.max_count if pdef.max_count is not None else None
             if limit is not None and len(items) > limit:
-                self.error(f"{kind}MultipleValues" if kind != "literal" else "literalMultipleValues",
-                           f"member '{key}' may hold at most {limit} value(s)", mp, primary_id=node.id,
-                           prop=pdef.term, value=value)
+                self.error(
+                    f"{kind}MultipleValues" if kind != "literal" else "literalMultipleValues",
+                    f"member '{key}' may hold at most {limit} value(s)",
+                    mp,
+                    primary_id=node.id,
+                    prop=pdef.term,
+                    value=value,
+                )
                 return
             if pdef.min_count and len(items) < pdef.min_count:
-                self.error(f"{kind}CountBelowMin" if kind != "literal" else "literalCountBelowMin",
-                           f"member '{key}' needs a value", mp, primary_id=node.id, prop=pdef.term, value=value)
+                self.error(
+                    f"{kind}CountBelowMin" if kind != "literal" else "literalCountBelowMin",
+                    f"member '{key}' needs a value",
+                    mp,
+                    primary_id=node.id,
+                    prop=pdef.term,
+                    value=value,
+                )
                 return
         decoded: list[Any] = []
         for i, item in enumerate(items):
@@ -410,47 +578,100 @@ class Walker:
             if kind == "iri":
                 v = item
                 if not isinstance(v, str):
-                    self.error("identifierNotString", f"member '{key}' must be a DTMI string", ip,
-                               primary_id=node.id, prop=pdef.term, value=item)
+                    self.error(
+                        "identifierNotString",
+                        f"member '{key}' must be a DTMI string",
+                        ip,
+                        primary_id=node.id,
+                        prop=pdef.term,
+                        value=item,
+                    )
                     continue
                 if pdef.pattern is not None and not pdef.pattern.match(v):
-                    self.error("identifierNotDtmi",
-                               f"member '{key}' value '{v}' is not a valid DTMI", ip, primary_id=node.id,
-                               prop=pdef.term, value=v)
+                    self.error(
+                        "identifierNotDtmi",
+                        f"member '{key}' value '{v}' is not a valid DTMI",
+                        ip,
+                        primary_id=node.id,
+                        prop=pdef.term,
+                        value=v,
+                    )
                     continue
                 if pdef.max_length is not None and len(v) > pdef.max_length and not node.ctx.limitless:
-                    self.error("identifierTooLong", f"member '{key}' is longer than {pdef.max_length} characters",
-                               ip, primary_id=node.id, prop=pdef.term, value=v)
+                    self.error(
+                        "identifierTooLong",
+                        f"member '{key}' is longer than {pdef.max_length} characters",
+                        ip,
+                        primary_id=node.id,
+                        prop=pdef.term,
+                        value=v,
+                    )
                     continue
                 decoded.append(v)
                 continue
             v, problem = representational(kind, item, self.mm.globals[node.ctx.version].restrict_keywords)
             if problem is not None:
-                self.error(problem[0], f"member '{key}': {problem[1]}", ip, primary_id=node.id, prop=pdef.term,
-                           value=item)
+                self.error(
+                    problem[0],
+                    f"member '{key}': {problem[1]}",
+                    ip,
+                    primary_id=node.id,
+                    prop=pdef.term,
+                    value=item,
+                )
                 continue
             if isinstance(v, str):
                 if pdef.max_length is not None and not node.ctx.limitless and len(v) > pdef.max_length:
-                    self.error("stringTooLong", f"member '{key}' is longer than {pdef.max_length} characters", ip,
-                               primary_id=node.id, prop=pdef.term, value=v)
+                    self.error(
+                        "stringTooLong",
+                        f"member '{key}' is longer than {pdef.max_length} characters",
+                        ip,
+                        primary_id=node.id,
+                        prop=pdef.term,
+                        value=v,
+                    )
                     continue
                 if pdef.pattern is not None and not pdef.pattern.match(v):
                     desc = f" ({pdef.pattern_desc})" if pdef.pattern_desc else ""
-                    self.error("stringInvalid", f"member '{key}' value '{v}' does not match the rule{desc}", ip,
-                               primary_id=node.id, prop=pdef.term, value=v)
+                    self.error(
+                        "stringInvalid",
+                        f"member '{key}' value '{v}' does not match the rule{desc}",
+                        ip,
+                        primary_id=node.id,
+                        prop=pdef.term,
+                        value=v,
+                    )
                     continue
             if isinstance(v, int) and not isinstance(v, bool):
                 if pdef.min_inclusive is not None and v < pdef.min_inclusive:
-                    self.error("valueBelowMin", f"member '{key}' must be at least {pdef.min_inclusive}", ip,
-                               primary_id=node.id, prop=pdef.term, value=v)
+                    self.error(
+                        "valueBelowMin",
+                        f"member '{key}' must be at least {pdef.min_inclusive}",
+                        ip,
+                        primary_id=node.id,
+                        prop=pdef.term,
+                        value=v,
+                    )
                     continue
                 if pdef.max_inclusive is not None and v > pdef.max_inclusive and not node.ctx.limitless:
-                    self.error("valueAboveMax", f"member '{key}' must be at most {pdef.max_inclusive}", ip,
-                               primary_id=node.id, prop=pdef.term, value=v)
+                    self.error(
+                        "valueAboveMax",
+                        f"member '{key}' must be at most {pdef.max_inclusive}",
+                        ip,
+                        primary_id=node.id,
+                        prop=pdef.term,
+                        value=v,
+                    )
                     continue
                 if kind == "integer" and not (-(2**31) <= v < 2**31):
-                    self.error("integerNotInteger", f"member '{key}' must fit in 4 bytes", ip, primary_id=node.id,
-                               prop=pdef.term, value=v)
+                    self.error(
+                        "integerNotInteger",
+                        f"member '{key}' must fit in 4 bytes",
+                        ip,
+                        primary_id=node.id,
+                        prop=pdef.term,
+                        value=v,
+                    )
                     continue
             decoded.append(v)
         if pdef.max_count == 1 or pdef is _UNIT_V2:
@@ -464,12 +685,22 @@ class Walker:
         mp = node.pointer + "/" + _escape(key)
         items = value if isinstance(value, list) else [value]
         if pdef.max_count is not None and len(items) > pdef.max_count and not node.ctx.limitless:
-            self.error("objectCountAboveMax", f"member '{key}' may hold at most {pdef.max_count} value(s)", mp,
-                       primary_id=node.id, prop=pdef.term)
+            self.error(
+                "objectCountAboveMax",
+                f"member '{key}' may hold at most {pdef.max_count} value(s)",
+                mp,
+                primary_id=node.id,
+                prop=pdef.term,
+            )
             return
         if pdef.min_count and len(items) < pdef.min_count:
-            self.error("objectCountBelowMin", f"member '{key}' needs at least {pdef.min_count} value(s)", mp,
-                       primary_id=node.id, prop=pdef.term)
+            self.error(
+                "objectCountBelowMin",
+                f"member '{key}' needs at least {pdef.min_count} value(s)",
+                mp,
+                primary_id=node.id,
+                prop=pdef.term,
+            )
             return
         out: list[Node | Ref] = []
         inferable = pdef.classes[0] if pdef.type_inferable and pdef.classes else None
@@ -479,10 +710,23 @@ class Walker:
                 seg = None
                 if pdef.dtmi_segment:
                     n = item.get(pdef.dtmi_segment)
-                    seg = n if isinstance(n, str) and re.match(r"^[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?$", n) else None
-                child = self.element(item, node.ctx, ip, parent=node, prop=pdef, allowed=pdef.classes,
-                                     inferable=inferable, top_level=False, segment=seg,
-                                     index=i if isinstance(value, list) else None)
+                    seg = (
+                        n
+                        if isinstance(n, str) and re.match(r"^[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?$", n)
+                        else None
+                    )
+                child = self.element(
+                    item,
+                    node.ctx,
+                    ip,
+                    parent=node,
+                    prop=pdef,
+                    allowed=pdef.classes,
+                    inferable=inferable,
+                    top_level=False,
+                    segment=seg,
+                    index=i if isinstance(value, list) else None,
+                )
                 if child is not None:
                     out.append(child)
             elif isinstance(item, str):
@@ -492,23 +736,41 @@ class Walker:
                         target = item
                     else:
                         code = "idRefBadDtmiOrTerm"
-                        self.error(code, f"member '{key}' value '{item}' is neither a DTMI nor a known term", ip,
-                                   primary_id=node.id, prop=pdef.term, value=item)
+                        self.error(
+                            code,
+                            f"member '{key}' value '{item}' is neither a DTMI nor a known term",
+                            ip,
+                            primary_id=node.id,
+                            prop=pdef.term,
+                            value=item,
+                        )
                         continue
                 if pdef.in_values is not None and target not in pdef.in_values:
-                    self.error("nonConformantPropertyValue",
-                               f"member '{key}' value '{item}' is not one of the allowed values", ip,
-                               primary_id=node.id, prop=pdef.term, value=item)
+                    self.error(
+                        "nonConformantPropertyValue",
+                        f"member '{key}' value '{item}' is not one of the allowed values",
+                        ip,
+                        primary_id=node.id,
+                        prop=pdef.term,
+                        value=item,
+                    )
                     continue
                 out.append(Ref(target, ip, self.doc))
             else:
-                self.error("refNotStringOrObject", f"member '{key}' must hold elements or DTMI references", ip,
-                           primary_id=node.id, prop=pdef.term, value=item)
+                self.error(
+                    "refNotStringOrObject",
+                    f"member '{key}' must hold elements or DTMI references",
+                    ip,
+                    primary_id=node.id,
+                    prop=pdef.term,
+                    value=item,
+                )
         node.children[pdef.term] = out
 
 
-_UNIT_V2 = PropertyDef(term="unit", dtmi="dtmi:dtdl:property:unit;2", max_count=1, literal=True,
-                       datatype="iri")
+_UNIT_V2 = PropertyDef(
+    term="unit", dtmi="dtmi:dtdl:property:unit;2", max_count=1, literal=True, datatype="iri"
+)
 
 
 def _is_literal(pdef: PropertyDef) -> bool:
@@ -529,7 +791,9 @@ def _kind_of(pdef: PropertyDef) -> str:
     return "literal"
 
 
-def _generated_id(parent: Node | None, prop: PropertyDef | None, segment: str | None, index: int | None) -> str:
+def _generated_id(
+    parent: Node | None, prop: PropertyDef | None, segment: str | None, index: int | None
+) -> str:
     assert parent is not None and prop is not None
     stem, sep, ver = parent.id.partition(";")
     part = f":_{prop.term}"

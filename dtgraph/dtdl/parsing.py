@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
 from typing import Any
 
 from dtgraph.dtdl.checks import check_graph
@@ -12,6 +10,7 @@ from dtgraph.dtdl.errors import DtdlResolutionError, DtdlValidationError, Locati
 from dtgraph.dtdl.metamodel import metamodel
 from dtgraph.dtdl.model import ModelSet, build_model_set
 from dtgraph.dtdl.parser import Walker
+from dtgraph.dtdl.source import decode_document, decode_text, with_positions
 
 __all__ = ["Resolver", "parse"]
 
@@ -19,21 +18,15 @@ Resolver = Callable[[list[str]], Iterable[Any]]
 _MAX_RESOLVE_ROUNDS = 64
 
 
-def _decode(doc: Any, index: int, source: str | None) -> tuple[Any, str | None, ParsingError | None]:
-    if isinstance(doc, (bytes, bytearray)):
-        try:
-            doc = bytes(doc).decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            return None, None, ParsingError("invalidJson", f"not UTF-8 text: {exc.reason} at byte {exc.start}",
-                                            location=Location(index, "", source))
-    if isinstance(doc, str):
-        text = doc[1:] if doc.startswith("\ufeff") else doc
-        try:
-            return json.loads(text), text, None
-        except json.JSONDecodeError as exc:
-            return None, text, ParsingError("invalidJson", f"not valid JSON: {exc.msg}",
-                                            location=Location(index, "", source, exc.lineno, exc.colno))
-    return doc, None, None
+def _decode(doc: Any, index: int, source: str | None) -> tuple[Any, str | None, list[ParsingError]]:
+    """A document's JSON value and text (None for decoded input), or the errors that stop it."""
+    if not isinstance(doc, (bytes, bytearray, str)):
+        return doc, None, []
+    try:
+        text = decode_text(doc, source, document=index)
+        return decode_document(text, source, document=index), text, []
+    except DtdlValidationError as exc:
+        return None, None, exc.errors
 
 
 def parse(
@@ -58,18 +51,19 @@ def parse(
     errors: list[ParsingError] = []
     decoded: list[Any] = []
     for i, d in enumerate(docs):
-        value, text, problem = _decode(d, i, names[i])
+        value, text, problems = _decode(d, i, names[i])
         if text is not None:
             texts[i] = text
-        if problem is not None:
-            errors.append(problem)
+        errors.extend(problems)
         decoded.append(value)
     rounds = 0
     while True:
-        walker = Walker(mm, allow_undefined=allow_undefined_extensions,
-                        limit_contexts=frozenset(extension_limit_contexts))
+        failed = {e.location.document for e in errors if e.location is not None}
+        walker = Walker(
+            mm, allow_undefined=allow_undefined_extensions, limit_contexts=frozenset(extension_limit_contexts)
+        )
         for i, value in enumerate(decoded):
-            if value is not None or i not in {e.location.document for e in errors if e.location}:
+            if i not in failed:
                 walker.walk_document(i, value)
         graph = check_graph(walker.nodes, mm)
         if graph.undefined and resolver is not None and rounds < _MAX_RESOLVE_ROUNDS and not errors:
@@ -78,35 +72,33 @@ def parse(
                 rounds += 1
                 for d in extra:
                     i = len(decoded)
-                    value, text, problem = _decode(d, i, None)
+                    value, text, problems = _decode(d, i, None)
                     names.append(None)
                     if text is not None:
                         texts[i] = text
-                    if problem is not None:
-                        errors.append(problem)
+                    errors.extend(problems)
                     decoded.append(value)
                 continue
         break
     all_errors = errors + walker.errors + graph.errors
     if graph.undefined and not all_errors:
         undefined = sorted(graph.undefined)
-        refs = [ParsingError("idReference", f"'{t}' is referenced but defined by no document", value=t,
-                             location=Location(r.doc, r.pointer)) for t, r in graph.undefined.items()]
+        refs = [
+            ParsingError(
+                "idReference",
+                f"'{t}' is referenced but defined by no document",
+                value=t,
+                location=Location(r.doc, r.pointer),
+            )
+            for t, r in graph.undefined.items()
+        ]
         raise DtdlResolutionError(_located(refs, texts, names), undefined)
     if all_errors:
         raise DtdlValidationError(_located(all_errors, texts, names))
     return build_model_set(graph, mm)
 
 
-def _located(errors: list[ParsingError], texts: dict[int, str], names: list[str | None]) -> list[ParsingError]:
-    def named(loc: Location | None) -> Location | None:
-        if loc is not None and loc.source is None and 0 <= loc.document < len(names) and names[loc.document]:
-            return replace(loc, source=names[loc.document])
-        return loc
-
-    out = [replace(e, location=named(e.location), other_location=named(e.other_location)) for e in errors]
-    try:
-        from dtgraph.dtdl.source import with_positions
-    except ImportError:  # the source-map helper is optional for callers that pass decoded values
-        return out
-    return with_positions(out, texts, names)
+def _located(
+    errors: list[ParsingError], texts: dict[int, str], names: list[str | None]
+) -> list[ParsingError]:
+    return with_positions(errors, texts, names)

@@ -103,7 +103,9 @@ def case_files(
 ) -> list[Path]:
     """The suite's files, sorted by name, filtered by version and by name globs."""
     if not directory.is_dir():
-        raise FileNotFoundError(f"conformance suite not found at {directory}: it is in ../shared beside the repo")
+        raise FileNotFoundError(
+            f"conformance suite not found at {directory}: it is in ../shared beside the repo"
+        )
     wanted = set(versions) if versions is not None else None
     globs = list(patterns or [])
     files = []
@@ -391,7 +393,9 @@ class Report:
                     "codes": list(o.codes),
                     "message": o.message,
                     "undefined": None if o.undefined is None else list(o.undefined),
-                    "expected_undefined": None if o.expected_undefined is None else list(o.expected_undefined),
+                    "expected_undefined": None
+                    if o.expected_undefined is None
+                    else list(o.expected_undefined),
                     "crash": o.crash,
                 }
                 for o in self.disagreements
@@ -427,7 +431,9 @@ def run(
                 outcomes.extend(chunk)
     if parser_name is None:
         parser_name = "dtgraph.dtdl.parse" if parse is None else f"{parse.__module__}.{parse.__qualname__}"
-    return Report(outcomes, parser=parser_name, seconds=time.perf_counter() - start, files=len(paths), jobs=jobs)
+    return Report(
+        outcomes, parser=parser_name, seconds=time.perf_counter() - start, files=len(paths), jobs=jobs
+    )
 
 
 # -- the reference parser as a parse callable ------------------------------------------------------
@@ -456,7 +462,9 @@ def reference_parse(
     if result.valid:
         return
     errors = [
-        ParsingError(code=e.code, message=e.message, primary_id=e.primary_id, property=e.property, value=e.value)
+        ParsingError(
+            code=e.code, message=e.message, primary_id=e.primary_id, property=e.property, value=e.value
+        )
         for e in result.errors
     ]
     if result.kind == "Crash":
@@ -523,13 +531,17 @@ def format_triage(report: Report, top: int = 8) -> str:
     lines = []
     rejecting = Counter(o.codes[0] for o in wrong if o.got_valid is False and o.expected_valid and o.codes)
     if rejecting:
-        lines.append("false rejections by first code: " + ", ".join(f"{c} {n}" for c, n in rejecting.most_common(top)))
+        lines.append(
+            "false rejections by first code: " + ", ".join(f"{c} {n}" for c, n in rejecting.most_common(top))
+        )
     accepting = Counter(_VERSION_RE.sub("", o.file) for o in wrong if o.got_valid and not o.expected_valid)
     if accepting:
-        lines.append("false acceptances by rule: " + ", ".join(f"{r} {n}" for r, n in accepting.most_common(top)))
+        lines.append(
+            "false acceptances by rule: " + ", ".join(f"{r} {n}" for r, n in accepting.most_common(top))
+        )
     crashes = Counter(o.message.split(" [")[0][:80] for o in wrong if o.got_valid is None)
     if crashes:
-        lines.append("crashes: " + "; ".join(f"{m} ×{n}" for m, n in crashes.most_common(top)))
+        lines.append("crashes: " + "; ".join(f"{m} x{n}" for m, n in crashes.most_common(top)))
     return "\n".join(lines)
 
 
@@ -555,7 +567,9 @@ def format_disagreements(report: Report, show: int = 40, notes: dict[str, str] |
         lines.append(line)
         shown += 1
     if shown < len(wrong):
-        lines.append(f"… {len(wrong) - shown} more disagreeing cases (--show -1 for all, --list for one line each)")
+        lines.append(
+            f"… {len(wrong) - shown} more disagreeing cases (--show -1 for all, --list for one line each)"
+        )
     return "\n".join(lines)
 
 
@@ -597,8 +611,8 @@ def _describe_case(case: Case, outcome: Outcome, note: str | None) -> str:
         f"{'AllowUndefinedExtensions' if case.allow_undefined_extensions else 'DisallowUndefinedExtensions'}"
         + (f"  acceptableLimits: {list(case.acceptable_limits)}" if case.acceptable_limits else "")
         + (f"  desirable: {case.desirable}" if case.desirable is not None else ""),
-        f"{'agree' if outcome.agrees else 'DISAGREE'}: expected={outcome.expected_label} got={outcome.got_label}"
-        f" ({outcome.seconds * 1000:.1f} ms)",
+        f"{'agree' if outcome.agrees else 'DISAGREE'}: "
+        f"expected={outcome.expected_label} got={outcome.got_label} ({outcome.seconds * 1000:.1f} ms)",
     ]
     if outcome.expected_undefined is not None:
         lines.append(f"expected unresolved: {list(outcome.expected_undefined)}  got: {outcome.undefined}")
@@ -616,16 +630,22 @@ def _describe_case(case: Case, outcome: Outcome, note: str | None) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="scripts/conformance", description=__doc__.split("\n\n")[0])
     ap.add_argument("--version", type=int, action="append", choices=VERSIONS, help="only this DTDL version")
-    ap.add_argument("--file", action="append", metavar="GLOB", help="only files whose name matches (repeatable)")
+    ap.add_argument(
+        "--file", action="append", metavar="GLOB", help="only files whose name matches (repeatable)"
+    )
     ap.add_argument("--case", metavar="FILE#N", help="run one case and print it in full")
-    ap.add_argument("--show", type=int, default=40, metavar="N", help="disagreements to print (0: none, -1: all)")
+    ap.add_argument(
+        "--show", type=int, default=40, metavar="N", help="disagreements to print (0: none, -1: all)"
+    )
     ap.add_argument("--list", action="store_true", help="one line per disagreeing case, no summary")
     ap.add_argument("--json", action="store_true", help="the whole report as JSON")
     ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, help="seconds per case")
     ap.add_argument("--slowest", type=int, default=0, metavar="N", help="also print the N slowest cases")
     ap.add_argument("--oracle", action="store_true", help="run the reference parser instead of dtgraph")
-    ap.add_argument("--with-oracle", action="store_true", help="annotate disagreements with the reference verdict")
+    ap.add_argument(
+        "--with-oracle", action="store_true", help="annotate disagreements with the reference verdict"
+    )
     ap.add_argument("--dir", type=Path, default=SPEC_DIR, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 

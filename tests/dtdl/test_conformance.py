@@ -22,7 +22,11 @@ def report() -> Report:
 def _listing(report: Report, version: int | None = None) -> str:
     wrong = [o for o in report.disagreements if version is None or o.version == version]
     partial = Report(wrong[:MAX_LISTED], parser=report.parser)
-    more = f"\n… and {len(wrong) - MAX_LISTED} more (scripts/conformance --list)" if len(wrong) > MAX_LISTED else ""
+    more = (
+        f"\n… and {len(wrong) - MAX_LISTED} more (scripts/conformance --list)"
+        if len(wrong) > MAX_LISTED
+        else ""
+    )
     return f"{format_summary(report)}\n\n{format_list(partial)}{more}"
 
 
@@ -36,8 +40,8 @@ def test_every_version_is_covered(report: Report) -> None:
 def test_agreement_meets_target(report: Report, version: int) -> None:
     stats = report.stats()[version]
     assert stats.percent >= TARGETS[version], (
-        f"v{version}: {stats.agree}/{stats.cases} = {stats.percent_text}% agree, target {TARGETS[version]:g}%\n"
-        + _listing(report, version)
+        f"v{version}: {stats.agree}/{stats.cases} = {stats.percent_text}% agree, "
+        f"target {TARGETS[version]:g}%\n" + _listing(report, version)
     )
 
 
