@@ -381,7 +381,6 @@ def _check_schema_limits(g: Graph, mm: Metamodel, n: Node) -> None:
     if n.ctx.limitless:
         max_depth = None
     # wide walk: every member is followed, only schema/elementSchema members are counted
-    best = 0
     stack: list[tuple[Node, int, frozenset[str]]] = [(n, 0, frozenset({n.id}))]
     while stack:
         cur, depth, path = stack.pop()
@@ -393,18 +392,16 @@ def _check_schema_limits(g: Graph, mm: Metamodel, n: Node) -> None:
             _err(g, "excessiveDepthWide", f"schema '{n.id}' nests deeper than {max_depth}", n)
             return
         for term, child in children(g, mm, cur):
-            d = depth + (1 if term in ("schema", "elementSchema") else 0)
+            next_depth = depth + (1 if term in ("schema", "elementSchema") else 0)
             if child.id in path:
                 if child is n and not allow_self:
                     _err(g, "recursiveStructureWide", f"schema '{n.id}' refers to itself", n, value=n.id)
                     return
                 continue
-            best = max(best, d)
-            if max_depth is not None and d > max_depth:
+            if max_depth is not None and next_depth > max_depth:
                 _err(g, "excessiveDepthWide", f"schema '{n.id}' nests deeper than {max_depth}", n)
                 return
-            stack.append((child, d, path | {child.id}))
-    del best
+            stack.append((child, next_depth, path | {child.id}))
 
 
 def _check_unique(g: Graph, n: Node) -> None:

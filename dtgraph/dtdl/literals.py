@@ -52,7 +52,7 @@ def representational(kind: str, value: Any, strict: bool = True) -> tuple[Any, P
         if not _kind_ok(kind, v):
             return None, (_code(kind, "ValueNot" + _cap(kind)), f"'@value' must be {_article(kind)}")
         if "@type" in value:
-            allowed = _XSD_TYPES.get(kind)
+            allowed: tuple[str, ...] | None = _XSD_TYPES.get(kind)
             t = value["@type"]
             if isinstance(t, list) and len(t) == 1:
                 t = t[0]

@@ -189,7 +189,7 @@ class ModelSet:
         return dtmi == base or base in self.ancestors(dtmi)
 
     def instance_errors(self, value: Any, element: Element | Schema) -> list[str]:
-        """Messages for each way ``value`` breaks the schema of ``element`` (Property, Telemetry, Field, Schema)."""
+        """Messages for each way ``value`` breaks the schema of a Property, Telemetry, Field or Schema."""
         from dtgraph.dtdl.json_schema import instance_errors
 
         return instance_errors(value, element)
@@ -350,9 +350,9 @@ class _Builder:
             for name, c in self.interface(p, cache).contents.items():
                 contents.setdefault(name, c)
         for child in self.nodes(n, "contents"):
-            c = self.content(child, n)
-            if c is not None:
-                contents[c.name] = c
+            own = self.content(child, n)
+            if own is not None:
+                contents[own.name] = own
         schemas = tuple(s for s in (self.schema(x) for x in self.nodes(n, "schemas")) if s is not None)
         iface = Interface(
             **self.base(n), extends=tuple(extends), contents=MappingProxyType(contents), schemas=schemas

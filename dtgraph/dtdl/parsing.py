@@ -23,7 +23,7 @@ def _decode(doc: Any, index: int, source: str | None) -> tuple[Any, str | None, 
     if not isinstance(doc, (bytes, bytearray, str)):
         return doc, None, []
     try:
-        text = decode_text(doc, source, document=index)
+        text = decode_text(bytes(doc) if isinstance(doc, bytearray) else doc, source, document=index)
         return decode_document(text, source, document=index), text, []
     except DtdlValidationError as exc:
         return None, None, exc.errors

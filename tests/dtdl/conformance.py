@@ -231,7 +231,8 @@ def time_limit(seconds: float | None) -> Iterator[None]:
 
 
 def _crash_summary(exc: BaseException, frames: int = 3) -> str:
-    tb = traceback.extract_tb(exc.__traceback__)[-frames:]
+    here = Path(__file__).resolve()
+    tb = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).resolve() != here][-frames:]
     where = " < ".join(f"{_short_path(f.filename)}:{f.lineno} in {f.name}" for f in reversed(tb))
     text = f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__
     return f"{text} [{where}]" if where else text
@@ -494,7 +495,11 @@ def _clip(text: str, width: int) -> str:
 def _verdict(o: Outcome, width: int = 110) -> str:
     text = f"expected={o.expected_label} got={o.got_label}"
     if o.unresolved_matches is False:
-        text += f" undefined={list(o.undefined or ())} expected_undefined={list(o.expected_undefined or ())}"
+        wanted = ",".join(o.expected_undefined or ())
+        if o.undefined is None:
+            text += f" (expected DtdlResolutionError for {wanted})"
+        else:
+            text += f" (unresolved {','.join(o.undefined)}, expected {wanted})"
     if o.got_valid is None:
         return f"{text}: {_clip(o.message, width)}"
     if o.codes:
