@@ -252,17 +252,9 @@ class Walker:
                         continue
                     category = "irrelevantDtmiOrTerm"
                 assert category is not None
-                if category in glob.never_allow_cotype:
-                    self.error(
-                        _type_code(category),
-                        _type_message(category, t),
-                        tp,
-                        primary_id=pid,
-                        prop="@type",
-                        value=t,
-                    )
-                elif category in glob.always_allow_cotype or ctx.undefined:
-                    apocryphal = True
+                tolerated = category in glob.always_allow_cotype or ctx.undefined
+                if tolerated and category not in glob.never_allow_cotype:
+                    apocryphal = True  # an unknown co-type: the element is "informally co-typed"
                 else:
                     self.error(
                         _type_code(category),
