@@ -7,7 +7,9 @@ Cross-element rules (references, inheritance, limits) run afterwards in :mod:`dt
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -258,7 +260,7 @@ class Walker:
                 else:
                     self.error(
                         _type_code(category),
-                        _type_message(category, t),
+                        _type_message(category, t) + _suggest(t, ctx.terms),
                         tp,
                         primary_id=pid,
                         prop="@type",
@@ -469,7 +471,11 @@ class Walker:
                     or not (category in glob.always_allow_property or ctx.undefined)
                 ):
                     self.error(
-                        _prop_code(category), _prop_message(category, key), mp, primary_id=node_id, prop=key
+                        _prop_code(category),
+                        _prop_message(category, key) + _suggest(key, cls.properties),
+                        mp,
+                        primary_id=node_id,
+                        prop=key,
                     )
                 else:
                     node.undefined_members[key] = value
@@ -730,7 +736,8 @@ class Walker:
                         code = "idRefBadDtmiOrTerm"
                         self.error(
                             code,
-                            f"member '{key}' value '{item}' is neither a DTMI nor a known term",
+                            f"member '{key}' value '{item}' is neither a DTMI nor a known term"
+                            + _suggest(item, node.ctx.terms),
                             ip,
                             primary_id=node.id,
                             prop=pdef.term,
@@ -794,6 +801,12 @@ def _generated_id(
     elif index is not None:
         part += f":_{index}"
     return f"{stem}{part}{sep}{ver}"
+
+
+def _suggest(word: str, known: Iterable[str]) -> str:
+    # a misspelt term is the commonest modelling slip: name the closest known one
+    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.75)
+    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 def _escape(key: str) -> str:

@@ -46,6 +46,16 @@ def test_every_error_is_reported_at_once_with_code_pointer_and_line() -> None:
     assert bad_name.location.line == text.splitlines().index('      "name": "1bad",') + 1
     assert bad_name.property == "name" and bad_name.value == "1bad"
     assert "1bad" in bad_name.message
+    misspelt = next(e for e in errs if e.code == "idRefBadDtmiOrTerm")
+    assert "nosuchschema" in misspelt.message
+
+
+def test_misspelt_terms_get_a_suggestion() -> None:
+    doc = iface("dtmi:ex:a;1", {"@type": "Property", "name": "p", "schema": "doubel"})
+    doc["contens"] = []
+    messages = {e.code: e.message for e in errors_of([doc])}
+    assert messages["idRefBadDtmiOrTerm"].endswith("did you mean 'double'?")
+    assert messages["propertyUndefinedTerm"].endswith("did you mean 'contents'?")
 
 
 def test_codes_follow_the_reference_parser_validation_ids() -> None:
