@@ -99,6 +99,7 @@ def check_graph(nodes: list[Node], mm: Metamodel) -> Graph:
     for n in nodes:
         _check_component(g, mm, n)
         _check_property_v2(g, mm, n)
+        _check_siblings(g, mm, n)
         _check_schema_limits(g, mm, n)
         _check_unique(g, n)
         _check_enum(g, mm, n)
@@ -341,6 +342,39 @@ def _check_property_v2(g: Graph, mm: Metamodel, n: Node) -> None:
                 )
                 return
         stack.extend(child for _t, child in children(g, mm, cur))
+
+
+def _check_siblings(g: Graph, mm: Metamodel, n: Node) -> None:
+    # Annotation/Overriding: 'annotates' must name a sibling Property or Telemetry of the same Interface
+    for c in n.cotypes:
+        for a in c.ancestors:
+            cls = mm.classes.get(a)
+            for rule in cls.siblings if cls is not None else []:
+                if "sh:or" not in rule:
+                    continue
+                key, keyref = rule["dtmm:keyProperty"], rule["dtmm:keyrefProperty"]
+                wanted = n.literals.get(keyref)
+                if not isinstance(wanted, str) or n.parent is None:
+                    continue
+                allowed = tuple(o["sh:class"] for o in rule["sh:or"])
+                excluded = rule.get("sh:not", {}).get("sh:class")
+                siblings = effective_contents(g, n.parent) if n.parent.cls.partition else []
+                if not any(
+                    sib is not n
+                    and sib.literals.get(key) == wanted
+                    and mm.conforms(sib.cls.dtmi, allowed)
+                    and not any(excluded is not None and excluded == o.term for o in sib.cotypes)
+                    for sib in siblings
+                ):
+                    _err(
+                        g,
+                        "nonConformantPropertyValue",
+                        f"'{keyref}' names '{wanted}', which is no Property or Telemetry beside it",
+                        n,
+                        n.pointer + "/" + keyref,
+                        keyref,
+                        wanted,
+                    )
 
 
 def _check_component(g: Graph, mm: Metamodel, n: Node) -> None:

@@ -215,3 +215,24 @@ def test_xmpro_reports_the_duplicate_with_both_files(shared_dir: Path) -> None:
     sources = sorted(str(loc.source) for loc in (err.location, err.other_location))
     assert sources[0].endswith("Wind Power Plant/WRPC.json")
     assert sources[1].endswith("Wind Turbine/WRPC.json")
+
+
+def test_value_annotation_must_name_a_sibling() -> None:
+    def doc(target: str) -> dict[str, Any]:
+        d = iface(
+            "dtmi:ex:a;1",
+            {"@type": "Property", "name": "speed", "schema": "double"},
+            {
+                "@type": ["Property", "ValueAnnotation"],
+                "name": "note",
+                "annotates": target,
+                "schema": "string",
+            },
+            version=4,
+        )
+        d["@context"] = ["dtmi:dtdl:context;4", "dtmi:dtdl:extension:annotation;2"]
+        return d
+
+    assert "note" in parse([doc("speed")]).interfaces["dtmi:ex:a;1"].properties
+    assert {e.code for e in errors_of([doc("nothing")])} == {"nonConformantPropertyValue"}
+    assert {e.code for e in errors_of([doc("note")])} == {"nonConformantPropertyValue"}
