@@ -260,10 +260,8 @@ class Metamodel:
             self.extensions[context_id] = ext
             for el in self._elements_of(stem):
                 self._add_element_tree(el, {**core_terms, **terms})
-        onvif = _load("DTDL.LimitExtension.onvif.v1.RDF-SHACL.json")
         limits = Extension("dtmi:dtdl:limits:onvif;1", {}, frozenset({4}), is_limits=True)
         self.extensions[limits.context_id] = limits
-        self.onvif_graph = onvif
 
     @staticmethod
     def _elements_of(stem: str) -> list[Any]:

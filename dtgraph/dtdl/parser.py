@@ -14,16 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dtgraph.dtdl.context import ActiveContext, ContextProblem, apply_context
+from dtgraph.dtdl.dtmi import is_valid_dtmi
 from dtgraph.dtdl.errors import Location, ParsingError
 from dtgraph.dtdl.literals import localizable, representational
 from dtgraph.dtdl.metamodel import ClassDef, Metamodel, PropertyDef
 
 __all__ = ["Node", "Ref", "Walker"]
 
-_ANY_DTMI = re.compile(
-    r"^dtmi:[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?(?::[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?)*"
-    r"(?:;[1-9][0-9]{0,8}(?:\.[1-9][0-9]{0,5})?)?$"
-)
 _KEYWORDS = ("@context", "@id", "@type")
 
 
@@ -58,11 +55,6 @@ class Node:
     raw: dict[str, Any] = field(default_factory=dict)
     undefined_members: dict[str, Any] = field(default_factory=dict)
     partition: Node | None = None
-    text_bytes: int | None = None
-
-    @property
-    def version(self) -> int:
-        return self.cls.version if self.cls.extension is None else self.ctx.version
 
     def name(self) -> str | None:
         v = self.literals.get("name")
@@ -220,7 +212,7 @@ class Walker:
                 category: str | None = None
                 if dtmi is None:
                     if t.startswith("dtmi:"):
-                        if _ANY_DTMI.match(t):
+                        if is_valid_dtmi(t, 4):
                             dtmi = t
                         else:
                             category = "invalidDtmi"
@@ -451,7 +443,7 @@ class Walker:
             category = None
             if pdtmi is None:
                 if key.startswith("dtmi:"):
-                    if _ANY_DTMI.match(key):
+                    if is_valid_dtmi(key, 4):
                         pdtmi = key
                     else:
                         category = "invalidDtmi"
@@ -730,7 +722,7 @@ class Walker:
             elif isinstance(item, str):
                 target = node.ctx.resolve(item)
                 if target is None:
-                    if item.startswith("dtmi:") and _ANY_DTMI.match(item):
+                    if item.startswith("dtmi:") and is_valid_dtmi(item, 4):
                         target = item
                     else:
                         code = "idRefBadDtmiOrTerm"
