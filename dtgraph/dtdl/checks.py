@@ -96,6 +96,7 @@ def check_graph(nodes: list[Node], mm: Metamodel) -> Graph:
     if not g.errors:
         for n in interfaces:
             _check_contents_names(g, n)
+            _check_total_count(g, mm, n)
     for n in nodes:
         _check_component(g, mm, n)
         _check_property_v2(g, mm, n)
@@ -282,6 +283,62 @@ def _check_extends(g: Graph, mm: Metamodel, n: Node) -> None:
             n,
             prop="extends",
         )
+
+
+_COUNTED = (
+    "contents",
+    "fields",
+    "enumValues",
+    "request",
+    "response",
+    "properties",
+    "schema",
+    "elementSchema",
+    "mapValue",
+)
+
+
+def _check_total_count(g: Graph, mm: Metamodel, n: Node) -> None:
+    # DTDL v3+: at most 100,000 values below an Interface, inherited contents and nested schemas included
+    limit = _limit(mm, n, "dtmm:maxCount", "contents")
+    if limit is None or n.ctx.limitless:
+        return
+    count = 0
+    seen: set[str] = set()
+    stack = [n, *_all_ancestors(g, n)]
+    while stack:
+        cur = stack.pop()
+        if cur.id in seen:
+            continue
+        seen.add(cur.id)
+        for term in _COUNTED:
+            values = cur.children.get(term, [])
+            count += len(values)
+            stack.extend(
+                v if isinstance(v, Node) else g.by_id[v.target]
+                for v in values
+                if isinstance(v, Node) or v.target in g.by_id
+            )
+        if count > limit:
+            _err(
+                g,
+                "excessiveCount",
+                f"'{n.id}' holds more than {limit} contents, fields and schemas in all",
+                n,
+                prop="contents",
+            )
+            return
+
+
+def _all_ancestors(g: Graph, n: Node) -> list[Node]:
+    out: list[Node] = []
+    stack = _extends_of(g, n)
+    while stack:
+        cur = stack.pop()
+        if cur not in out and cur is not n:
+            out.append(cur)
+            stack.extend(_extends_of(g, cur))
+    return out
 
 
 def effective_contents(g: Graph, n: Node, _seen: frozenset[str] = frozenset()) -> list[Node]:

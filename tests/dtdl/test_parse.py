@@ -236,3 +236,16 @@ def test_value_annotation_must_name_a_sibling() -> None:
     assert "note" in parse([doc("speed")]).interfaces["dtmi:ex:a;1"].properties
     assert {e.code for e in errors_of([doc("nothing")])} == {"nonConformantPropertyValue"}
     assert {e.code for e in errors_of([doc("note")])} == {"nonConformantPropertyValue"}
+
+
+def test_total_count_limit_of_v3_interfaces() -> None:
+    def doc(n: int) -> dict[str, Any]:
+        enum = {
+            "@type": "Enum",
+            "valueSchema": "integer",
+            "enumValues": [{"name": f"v{i}", "enumValue": i} for i in range(n)],
+        }
+        return iface("dtmi:ex:big;1", {"@type": "Property", "name": "p", "schema": enum})
+
+    parse([doc(99_998)])  # the Property and its schema count too: 100,000 values in all
+    assert {e.code for e in errors_of([doc(99_999)])} == {"excessiveCount"}
