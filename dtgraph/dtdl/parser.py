@@ -541,26 +541,18 @@ class Walker:
         kind = _kind_of(pdef)
         items = value if isinstance(value, list) else [value]
         if isinstance(value, list):
-            limit = pdef.max_count if pdef.max_count is not None else None
-            if limit is not None and len(items) > limit:
-                self.error(
-                    f"{kind}MultipleValues" if kind != "literal" else "literalMultipleValues",
-                    f"member '{key}' may hold at most {limit} value(s)",
-                    mp,
-                    primary_id=node.id,
-                    prop=pdef.term,
-                    value=value,
+            # error codes are named after the value kind: stringMultipleValues, identifierCountBelowMin, …
+            prefix = "identifier" if kind == "iri" else kind
+            problem = None
+            if pdef.max_count is not None and len(items) > pdef.max_count:
+                problem = (
+                    f"{prefix}MultipleValues",
+                    f"member '{key}' may hold at most {pdef.max_count} value(s)",
                 )
-                return
-            if pdef.min_count and len(items) < pdef.min_count:
-                self.error(
-                    f"{kind}CountBelowMin" if kind != "literal" else "literalCountBelowMin",
-                    f"member '{key}' needs a value",
-                    mp,
-                    primary_id=node.id,
-                    prop=pdef.term,
-                    value=value,
-                )
+            elif pdef.min_count and len(items) < pdef.min_count:
+                problem = (f"{prefix}CountBelowMin", f"member '{key}' needs a value")
+            if problem is not None:
+                self.error(problem[0], problem[1], mp, primary_id=node.id, prop=pdef.term, value=value)
                 return
         decoded: list[Any] = []
         for i, item in enumerate(items):
