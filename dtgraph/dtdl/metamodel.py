@@ -18,6 +18,7 @@ __all__ = [
     "CORE_VERSIONS",
     "ClassDef",
     "Extension",
+    "Global",
     "Metamodel",
     "PropertyDef",
     "metamodel",

@@ -7,17 +7,15 @@ Cross-element rules (references, inheritance, limits) run afterwards in :mod:`dt
 
 from __future__ import annotations
 
-import difflib
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from dtgraph.dtdl.context import ActiveContext, ContextProblem, apply_context
-from dtgraph.dtdl.dtmi import is_valid_dtmi
 from dtgraph.dtdl.errors import Location, ParsingError
 from dtgraph.dtdl.literals import localizable, representational
 from dtgraph.dtdl.metamodel import ClassDef, Metamodel, PropertyDef
+from dtgraph.dtdl.terms import IRRELEVANT, classify, code_for, message_for, suggest, tolerated
 
 __all__ = ["Node", "Ref", "Walker"]
 
@@ -31,6 +29,16 @@ class Ref:
     target: str
     pointer: str
     doc: int = 0
+
+
+@dataclass
+class Typing:
+    """What an element's ``@type`` says: its one material class and its co-types."""
+
+    cls: ClassDef
+    cotypes: list[ClassDef] = field(default_factory=list)
+    semantic_v2: list[str] = field(default_factory=list)  # DTDL v2 semantic types (DTMIs)
+    apocryphal: bool = False  # has a co-type no active context defines
 
 
 @dataclass
@@ -147,147 +155,15 @@ class Walker:
         segment: str | None,
         index: int | None = None,
     ) -> Node | None:
-        ctx = parent_ctx
         raw_id = obj.get("@id")
         pid = raw_id if isinstance(raw_id, str) else None
-        if "@context" in obj:
-
-            def report(p: ContextProblem) -> None:
-                sub = (
-                    pointer
-                    + "/@context"
-                    + (f"/{p.index}" if p.index is not None and isinstance(obj["@context"], list) else "")
-                )
-                self.error(p.code, p.message, sub, primary_id=pid, prop="@context", value=p.value)
-
-            ctx = apply_context(
-                obj["@context"],
-                parent_ctx,
-                self.mm,
-                top_level=top_level,
-                allow_undefined=self.allow_undefined,
-                limit_contexts=self.limit_contexts,
-                report=report,
-            )
+        ctx = self._context(obj, parent_ctx, pointer, pid, top_level)
         if ctx is None:
             return None
-        version = ctx.version
-        glob = self.mm.globals[version]
-
-        # @type -----------------------------------------------------------------------------
-        material: list[ClassDef] = []
-        cotypes: list[ClassDef] = []
-        semantic_v2: list[str] = []
-        apocryphal = False
-        type_value = obj.get("@type")
-        if "@type" not in obj:
-            if inferable is None:
-                self.error(
-                    "noTypeThatAllows", "the element has no '@type'", pointer, primary_id=pid, prop="@type"
-                )
-                return None
-            cls = self.mm.classes.get(self._class_for_version(inferable, version))
-            if cls is None:
-                return None
-            material.append(cls)
-        else:
-            types = type_value if isinstance(type_value, list) else [type_value]
-            if (
-                not types
-                or not all(isinstance(t, str) for t in types)
-                or (isinstance(type_value, list) and not types)
-            ):
-                self.error(
-                    "classNotString",
-                    "'@type' must be a string or an array of strings",
-                    pointer + "/@type",
-                    primary_id=pid,
-                    prop="@type",
-                    value=type_value,
-                )
-                return None
-            for i, t in enumerate(types):
-                tp = pointer + "/@type" + (f"/{i}" if isinstance(type_value, list) else "")
-                dtmi = ctx.resolve(t)
-                category: str | None = None
-                if dtmi is None:
-                    if t.startswith("dtmi:"):
-                        if is_valid_dtmi(t, 4):
-                            dtmi = t
-                        else:
-                            category = "invalidDtmi"
-                    elif ":" in t:
-                        category = "notDtmiNorTerm"
-                    else:
-                        category = "undefinedTerm"
-                if dtmi is not None:
-                    c = self.mm.classes.get(dtmi)
-                    if (
-                        c is not None
-                        and c.extension is None
-                        and not c.abstract
-                        and c.material
-                        and c.version == version
-                        and not c.extensible
-                    ):
-                        if c not in material:
-                            material.append(c)
-                        continue
-                    if (
-                        c is not None
-                        and c.extension is not None
-                        and c.extension in ctx.extensions
-                        and not c.abstract
-                    ):
-                        cotypes.append(c)
-                        continue
-                    if version == 2 and dtmi in self.mm.semantic_types_v2:
-                        semantic_v2.append(dtmi)
-                        continue
-                    category = "irrelevantDtmiOrTerm"
-                assert category is not None
-                tolerated = category in glob.always_allow_cotype or ctx.undefined
-                if tolerated and category not in glob.never_allow_cotype:
-                    apocryphal = True  # an unknown co-type: the element is "informally co-typed"
-                else:
-                    self.error(
-                        _type_code(category),
-                        _type_message(category, t) + _suggest(t, ctx.terms),
-                        tp,
-                        primary_id=pid,
-                        prop="@type",
-                        value=t,
-                    )
-            if len(material) != 1:
-                if not material:
-                    self.error(
-                        "noTypeThatAllows",
-                        "'@type' names no DTDL class this element can be",
-                        pointer + "/@type",
-                        primary_id=pid,
-                        prop="@type",
-                        value=type_value,
-                    )
-                else:
-                    self.error(
-                        "multipleMaterialTypes",
-                        "'@type' names more than one DTDL class",
-                        pointer + "/@type",
-                        primary_id=pid,
-                        prop="@type",
-                        value=type_value,
-                    )
-                return None
-        cls = material[0]
-        if allowed is not None and not self.mm.conforms(cls.dtmi, allowed):
-            self.error(
-                "disallowedType",
-                f"a {cls.term} is not allowed here",
-                pointer + "/@type" if "@type" in obj else pointer,
-                primary_id=pid,
-                prop=prop.term if prop else None,
-                value=cls.term,
-            )
+        typing = self._types(obj, ctx, pointer, pid, inferable)
+        if typing is None:
+            return None
+        cls = typing.cls
         if allowed is None and not cls.partition:
             self.error(
                 "typeNotRootable",
@@ -298,106 +174,29 @@ class Walker:
                 value=cls.term,
             )
             return None
-        for c in cotypes:
-            if c.cotype_of and not self.mm.conforms(cls.dtmi, c.cotype_of):
-                self.error(
-                    "invalidCotype",
-                    f"co-type {c.term} cannot be applied to a {cls.term}",
-                    pointer + "/@type",
-                    primary_id=pid,
-                    prop="@type",
-                    value=c.term,
-                )
-        for c in cotypes:
-            for req in c.requires_cotypes:
-                if not any(req in o.ancestors for o in cotypes):
-                    self.error(
-                        "missingCocotype",
-                        f"co-type {c.term} needs co-type {_tail(req)}",
-                        pointer + "/@type",
-                        primary_id=pid,
-                        prop="@type",
-                        value=c.term,
-                    )
-            for excl in c.excludes_cotypes:
-                if any(excl in o.ancestors for o in cotypes):
-                    self.error(
-                        "disallowedCocotype",
-                        f"co-type {c.term} cannot be combined with {_tail(excl)}",
-                        pointer + "/@type",
-                        primary_id=pid,
-                        prop="@type",
-                        value=c.term,
-                    )
-        semantic_like = [c for c in cotypes if any("SemanticType" in a for a in c.ancestors)]
-        if len(set(semantic_v2)) > 1 or len(semantic_like) > 1:
+        if allowed is not None and not self.mm.conforms(cls.dtmi, allowed):
             self.error(
-                "conflictingSupplementalTypes",
-                "more than one semantic type",
-                pointer + "/@type",
+                "disallowedType",
+                f"a {cls.term} is not allowed here",
+                pointer + "/@type" if "@type" in obj else pointer,
                 primary_id=pid,
-                prop="@type",
+                prop=prop.term if prop else None,
+                value=cls.term,
             )
-        if semantic_v2 and not any(
-            _tail(a) in ("Property", "Telemetry", "Relationship") for a in cls.ancestors
-        ):
-            self.error(
-                "invalidCotype",
-                f"a semantic type cannot be applied to a {cls.term}",
-                pointer + "/@type",
-                primary_id=pid,
-                prop="@type",
-            )
-
-        # @id -------------------------------------------------------------------------------
         if "@id" in obj:
-            if not isinstance(raw_id, str):
-                self.error(
-                    "idNotString", "'@id' must be a string DTMI", pointer + "/@id", prop="@id", value=raw_id
-                )
+            node_id = self._given_id(raw_id, cls, ctx, pointer)
+            if node_id is None:
                 return None
-            if not glob.id_pattern.match(raw_id) or len(raw_id) > glob.id_max_length:
-                self.error(
-                    "invalidId",
-                    f"'{raw_id}' is not a valid DTMI for DTDL v{version}",
-                    pointer + "/@id",
-                    prop="@id",
-                    value=raw_id,
-                )
-                return None
-            if any(raw_id.startswith(p) for p in glob.reserved_prefixes if p):
-                self.error(
-                    "reservedId",
-                    f"'{raw_id}' uses a reserved prefix",
-                    pointer + "/@id",
-                    prop="@id",
-                    value=raw_id,
-                )
-                return None
-            limit = cls.id_max_length
-            if limit is not None and not ctx.limitless and len(raw_id) > limit:
-                self.error(
-                    "idTooLongForType",
-                    f"an {cls.term} '@id' may be at most {limit} characters",
-                    pointer + "/@id",
-                    primary_id=raw_id,
-                    prop="@id",
-                    value=raw_id,
-                )
-            node_id = raw_id
-            id_given = True
+        elif cls.partition or (prop is not None and prop.term == "schemas"):
+            self.error(
+                "missingTopLevelId" if top_level else "missingRequiredId",
+                f"an {cls.term} needs an '@id'",
+                pointer,
+                prop="@id",
+            )
+            return None
         else:
-            if cls.partition or (prop is not None and prop.term == "schemas"):
-                self.error(
-                    "missingTopLevelId" if top_level else "missingRequiredId",
-                    f"an {cls.term} needs an '@id'",
-                    pointer,
-                    prop="@id",
-                )
-                return None
             node_id = _generated_id(parent, prop, segment, index)
-            id_given = False
-
         node = Node(
             id=node_id,
             cls=cls,
@@ -407,10 +206,10 @@ class Walker:
             parent=parent,
             parent_prop=prop.term if prop else None,
             top_level=top_level,
-            id_given=id_given,
-            cotypes=cotypes,
-            semantic_v2=semantic_v2,
-            apocryphal=apocryphal,
+            id_given="@id" in obj,
+            cotypes=typing.cotypes,
+            semantic_v2=typing.semantic_v2,
+            apocryphal=typing.apocryphal,
             raw=obj,
         )
         node.partition = node if (top_level or cls.partition or parent is None) else parent.partition
@@ -418,66 +217,214 @@ class Walker:
             self.error(
                 "graphDisallowed", "'@graph' is not allowed in DTDL", pointer + "/@graph", primary_id=node_id
             )
+        self._members(node, obj)
+        self.nodes.append(node)
+        return node
 
-        # members ---------------------------------------------------------------------------
-        available: dict[str, PropertyDef] = dict(cls.properties_by_dtmi)
+    # --- @context ------------------------------------------------------------------------------
+
+    def _context(
+        self,
+        obj: dict[str, Any],
+        parent_ctx: ActiveContext | None,
+        pointer: str,
+        pid: str | None,
+        top_level: bool,
+    ) -> ActiveContext | None:
+        if "@context" not in obj:
+            return parent_ctx
+        value = obj["@context"]
+
+        def report(p: ContextProblem) -> None:
+            sub = (
+                pointer
+                + "/@context"
+                + (f"/{p.index}" if p.index is not None and isinstance(value, list) else "")
+            )
+            self.error(p.code, p.message, sub, primary_id=pid, prop="@context", value=p.value)
+
+        return apply_context(
+            value,
+            parent_ctx,
+            self.mm,
+            top_level=top_level,
+            allow_undefined=self.allow_undefined,
+            limit_contexts=self.limit_contexts,
+            report=report,
+        )
+
+    # --- @type ---------------------------------------------------------------------------------
+
+    def _types(
+        self, obj: dict[str, Any], ctx: ActiveContext, pointer: str, pid: str | None, inferable: str | None
+    ) -> Typing | None:
+        """The element's class and co-types, or None (after reporting) when it has no usable class."""
+        version = ctx.version
+        where = pointer + "/@type"
+
+        def type_error(code: str, message: str, value: Any = None, at: str = where) -> None:
+            self.error(code, message, at, primary_id=pid, prop="@type", value=value)
+
+        if "@type" not in obj:
+            cls = self.mm.classes.get(self._class_for_version(inferable, version)) if inferable else None
+            if cls is None:
+                self.error(
+                    "noTypeThatAllows", "the element has no '@type'", pointer, primary_id=pid, prop="@type"
+                )
+                return None
+            return Typing(cls)
+        type_value = obj["@type"]
+        types = type_value if isinstance(type_value, list) else [type_value]
+        if not types or not all(isinstance(t, str) for t in types):
+            type_error("classNotString", "'@type' must be a string or an array of strings", type_value)
+            return None
+        glob = self.mm.globals[version]
+        material: list[ClassDef] = []
+        cotypes: list[ClassDef] = []
+        semantic_v2: list[str] = []
+        apocryphal = False
+        for i, t in enumerate(types):
+            term = classify(t, ctx)
+            category = term.category
+            if term.dtmi is not None:
+                c = self.mm.classes.get(term.dtmi)
+                if (
+                    c is not None
+                    and c.extension is None
+                    and c.material
+                    and not c.abstract
+                    and not c.extensible
+                    and c.version == version
+                ):
+                    if c not in material:
+                        material.append(c)
+                    continue
+                if c is not None and c.extension in ctx.extensions and not c.abstract:
+                    cotypes.append(c)
+                    continue
+                if version == 2 and term.dtmi in self.mm.semantic_types_v2:
+                    semantic_v2.append(term.dtmi)
+                    continue
+                category = IRRELEVANT
+            assert category is not None
+            if tolerated(category, glob, ctx, as_member=False, cotyped=False):
+                apocryphal = True  # an unknown co-type: the element is "informally co-typed"
+            else:
+                at = where + (f"/{i}" if isinstance(type_value, list) else "")
+                type_error(
+                    code_for("type", category),
+                    message_for("type", category, t) + suggest(t, ctx.terms),
+                    t,
+                    at,
+                )
+        if len(material) != 1:
+            if material:
+                type_error("multipleMaterialTypes", "'@type' names more than one DTDL class", type_value)
+            else:
+                type_error("noTypeThatAllows", "'@type' names no DTDL class this element can be", type_value)
+            return None
+        cls = material[0]
         for c in cotypes:
+            if c.cotype_of and not self.mm.conforms(cls.dtmi, c.cotype_of):
+                type_error("invalidCotype", f"co-type {c.term} cannot be applied to a {cls.term}", c.term)
+            for req in c.requires_cotypes:
+                if not any(req in o.ancestors for o in cotypes):
+                    type_error("missingCocotype", f"co-type {c.term} needs co-type {_tail(req)}", c.term)
+            for excl in c.excludes_cotypes:
+                if any(excl in o.ancestors for o in cotypes):
+                    type_error(
+                        "disallowedCocotype",
+                        f"co-type {c.term} cannot be combined with {_tail(excl)}",
+                        c.term,
+                    )
+        semantic = [c for c in cotypes if any("SemanticType" in a for a in c.ancestors)]
+        if len(set(semantic_v2)) > 1 or len(semantic) > 1:
+            type_error("conflictingSupplementalTypes", "more than one semantic type")
+        if semantic_v2 and not any(
+            _tail(a) in ("Property", "Telemetry", "Relationship") for a in cls.ancestors
+        ):
+            type_error("invalidCotype", f"a semantic type cannot be applied to a {cls.term}")
+        return Typing(cls, cotypes, semantic_v2, apocryphal)
+
+    # --- @id -----------------------------------------------------------------------------------
+
+    def _given_id(self, raw_id: Any, cls: ClassDef, ctx: ActiveContext, pointer: str) -> str | None:
+        glob = self.mm.globals[ctx.version]
+        at = pointer + "/@id"
+        if not isinstance(raw_id, str):
+            self.error("idNotString", "'@id' must be a string DTMI", at, prop="@id", value=raw_id)
+            return None
+        if not glob.id_pattern.match(raw_id) or len(raw_id) > glob.id_max_length:
+            self.error(
+                "invalidId",
+                f"'{raw_id}' is not a valid DTMI for DTDL v{ctx.version}",
+                at,
+                prop="@id",
+                value=raw_id,
+            )
+            return None
+        if any(raw_id.startswith(p) for p in glob.reserved_prefixes if p):
+            self.error("reservedId", f"'{raw_id}' uses a reserved prefix", at, prop="@id", value=raw_id)
+            return None
+        limit = cls.id_max_length
+        if limit is not None and not ctx.limitless and len(raw_id) > limit:
+            self.error(
+                "idTooLongForType",
+                f"an {cls.term} '@id' may be at most {limit} characters",
+                at,
+                primary_id=raw_id,
+                prop="@id",
+                value=raw_id,
+            )
+        return raw_id
+
+    # --- members -------------------------------------------------------------------------------
+
+    def _members(self, node: Node, obj: dict[str, Any]) -> None:
+        ctx, cls = node.ctx, node.cls
+        glob = self.mm.globals[ctx.version]
+        available: dict[str, PropertyDef] = dict(cls.properties_by_dtmi)
+        for c in node.cotypes:
             available.update(c.properties_by_dtmi)
         seen_dtmis: dict[str, str] = {}
         pending: list[tuple[str, PropertyDef, Any]] = []
         for key, value in obj.items():
             if key in _KEYWORDS:
                 continue
-            mp = pointer + "/" + _escape(key)
+            mp = node.pointer + "/" + _escape(key)
             if key.startswith("@"):
                 if glob.restrict_keywords:
                     self.error(
                         "keywordDisallowed",
                         f"keyword '{key}' is not allowed in a DTDL element",
                         mp,
-                        primary_id=node_id,
+                        primary_id=node.id,
                         prop=key,
                     )
                 continue
-            pdtmi = ctx.resolve(key)
-            category = None
-            if pdtmi is None:
-                if key.startswith("dtmi:"):
-                    if is_valid_dtmi(key, 4):
-                        pdtmi = key
-                    else:
-                        category = "invalidDtmi"
-                elif ":" in key:
-                    category = "notDtmiNorTerm"
-                else:
-                    category = "undefinedTerm"
-            pdef = available.get(pdtmi) if pdtmi is not None else None
-            if pdef is None and version == 2 and semantic_v2 and pdtmi == "dtmi:dtdl:property:unit;2":
+            term = classify(key, ctx)
+            pdef = available.get(term.dtmi) if term.dtmi is not None else None
+            if pdef is None and node.semantic_v2 and term.dtmi == _UNIT_V2.dtmi:
                 pdef = _UNIT_V2
             if pdef is None:
-                if category is None:
-                    category = "irrelevantDtmiOrTerm"
-                if (
-                    category in glob.never_allow_property
-                    or not apocryphal
-                    or not (category in glob.always_allow_property or ctx.undefined)
-                ):
+                category = term.category or IRRELEVANT
+                if tolerated(category, glob, ctx, as_member=True, cotyped=node.apocryphal):
+                    node.undefined_members[key] = value
+                else:
                     self.error(
-                        _prop_code(category),
-                        _prop_message(category, key) + _suggest(key, cls.properties),
+                        code_for("member", category),
+                        message_for("member", category, key) + suggest(key, cls.properties),
                         mp,
-                        primary_id=node_id,
+                        primary_id=node.id,
                         prop=key,
                     )
-                else:
-                    node.undefined_members[key] = value
                 continue
             if pdef.dtmi in seen_dtmis:
                 self.error(
                     "duplicatePropertyName",
                     f"member '{key}' repeats '{seen_dtmis[pdef.dtmi]}' (same property)",
                     mp,
-                    primary_id=node_id,
+                    primary_id=node.id,
                     prop=pdef.term,
                 )
                 continue
@@ -485,33 +432,28 @@ class Walker:
             pending.append((key, pdef, value))
         node.props = {p.term: p for _, p, _ in pending}
         # literals first, so that children can use the segment (name) of their siblings
-        for key, pdef, value in pending:
+        for key, pdef, value in sorted(pending, key=lambda kpv: not _is_literal(kpv[1])):
             if _is_literal(pdef):
                 self.literal(node, key, pdef, value)
-        for key, pdef, value in pending:
-            if not _is_literal(pdef):
+            else:
                 self.objects(node, key, pdef, value)
         for pdef in available.values():
-            if pdef.min_count and pdef.min_count > 0 and pdef.term not in node.props:
-                if pdef.dtmi in seen_dtmis:
-                    continue
+            if pdef.min_count and pdef.dtmi not in seen_dtmis:
                 self.error(
                     "missingLiteralProperty" if pdef.literal else "missingObjectProperty",
                     f"{cls.term} needs member '{pdef.term}'",
-                    pointer,
-                    primary_id=node_id,
+                    node.pointer,
+                    primary_id=node.id,
                     prop=pdef.term,
                 )
-        if version == 2 and semantic_v2 and "unit" not in node.props:
+        if node.semantic_v2 and "unit" not in node.props:
             self.error(
                 "missingObjectProperty",
                 "an element with a semantic type needs a 'unit'",
-                pointer,
-                primary_id=node_id,
+                node.pointer,
+                primary_id=node.id,
                 prop="unit",
             )
-        self.nodes.append(node)
-        return node
 
     def _class_for_version(self, class_dtmi: str, version: int) -> str:
         stem, _, _v = class_dtmi.rpartition(";")
@@ -712,22 +654,18 @@ class Walker:
                 if child is not None:
                     out.append(child)
             elif isinstance(item, str):
-                target = node.ctx.resolve(item)
+                target = classify(item, node.ctx).dtmi
                 if target is None:
-                    if item.startswith("dtmi:") and is_valid_dtmi(item, 4):
-                        target = item
-                    else:
-                        code = "idRefBadDtmiOrTerm"
-                        self.error(
-                            code,
-                            f"member '{key}' value '{item}' is neither a DTMI nor a known term"
-                            + _suggest(item, node.ctx.terms),
-                            ip,
-                            primary_id=node.id,
-                            prop=pdef.term,
-                            value=item,
-                        )
-                        continue
+                    self.error(
+                        "idRefBadDtmiOrTerm",
+                        f"member '{key}' value '{item}' is neither a DTMI nor a known term"
+                        + suggest(item, node.ctx.terms),
+                        ip,
+                        primary_id=node.id,
+                        prop=pdef.term,
+                        value=item,
+                    )
+                    continue
                 if pdef.in_values is not None and target not in pdef.in_values:
                     self.error(
                         "nonConformantPropertyValue",
@@ -787,12 +725,6 @@ def _generated_id(
     return f"{stem}{part}{sep}{ver}"
 
 
-def _suggest(word: str, known: Iterable[str]) -> str:
-    # a misspelt term is the commonest modelling slip: name the closest known one
-    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.75)
-    return f"; did you mean '{close[0]}'?" if close else ""
-
-
 def _escape(key: str) -> str:
     return key.replace("~", "~0").replace("/", "~1")
 
@@ -803,39 +735,3 @@ def _str_or_none(v: Any) -> str | None:
 
 def _tail(dtmi: str) -> str:
     return dtmi.split(";")[0].rsplit(":", 1)[-1]
-
-
-def _type_code(category: str) -> str:
-    return {
-        "invalidDtmi": "typeInvalidDtmi",
-        "notDtmiNorTerm": "typeNotDtmiNorTerm",
-        "undefinedTerm": "typeUndefinedTerm",
-        "irrelevantDtmiOrTerm": "typeIrrelevantDtmiOrTerm",
-    }[category]
-
-
-def _type_message(category: str, t: str) -> str:
-    return {
-        "invalidDtmi": f"'@type' value '{t}' starts with 'dtmi:' but is not a valid DTMI",
-        "notDtmiNorTerm": f"'@type' value '{t}' is neither a DTMI nor a term",
-        "undefinedTerm": f"'@type' value '{t}' is not defined by DTDL or any extension in the context",
-        "irrelevantDtmiOrTerm": f"'@type' value '{t}' cannot be a type of this element",
-    }[category]
-
-
-def _prop_code(category: str) -> str:
-    return {
-        "invalidDtmi": "propertyInvalidDtmi",
-        "notDtmiNorTerm": "propertyNotDtmiNorTerm",
-        "undefinedTerm": "propertyUndefinedTerm",
-        "irrelevantDtmiOrTerm": "propertyIrrelevantDtmiOrTerm",
-    }[category]
-
-
-def _prop_message(category: str, key: str) -> str:
-    return {
-        "invalidDtmi": f"member name '{key}' starts with 'dtmi:' but is not a valid DTMI",
-        "notDtmiNorTerm": f"member name '{key}' is neither a DTMI nor a term",
-        "undefinedTerm": f"member '{key}' is not defined for this element",
-        "irrelevantDtmiOrTerm": f"member '{key}' does not belong to this kind of element",
-    }[category]
