@@ -1,0 +1,96 @@
+"""Twin and relationship records, in the shape integrators know from Azure Digital Twins.
+
+A twin is ``{"$dtId", "$metadata": {"$model"}, <properties>, <components>}``; a component value is an
+object with its own ``"$metadata": {}`` and properties. A relationship is ``{"$relationshipId",
+"$sourceId", "$targetId", "$relationshipName", <properties>}``; its id is unique per source twin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+__all__ = ["RecordError", "Relationship", "RelationshipKey", "Twin"]
+
+RelationshipKey = tuple[str, str]  # (source twin id, relationship id)
+
+
+class RecordError(ValueError):
+    """A JSON object is not a twin or relationship record (a required ``$`` member is missing or wrong)."""
+
+
+def _frozen(values: Mapping[str, Any]) -> Mapping[str, Any]:
+    return MappingProxyType(dict(values))
+
+
+@dataclass(frozen=True, slots=True)
+class Twin:
+    """A digital twin: its id, its model's DTMI and its property and component values."""
+
+    id: str
+    model: str
+    properties: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "properties", _frozen(self.properties))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"$dtId": self.id, "$metadata": {"$model": self.model}, **self.properties}
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> Twin:
+        twin_id = obj.get("$dtId")
+        meta = obj.get("$metadata")
+        model = meta.get("$model") if isinstance(meta, Mapping) else None
+        if not isinstance(twin_id, str) or not twin_id:
+            raise RecordError("a twin needs a non-empty string '$dtId'")
+        if not isinstance(model, str) or not model:
+            raise RecordError(f"twin '{twin_id}' needs '$metadata': {{'$model': <DTMI>}}")
+        props = {k: v for k, v in obj.items() if not k.startswith("$")}
+        return cls(twin_id, model, props)
+
+
+@dataclass(frozen=True, slots=True)
+class Relationship:
+    """A directed, named edge from one twin to another, with its own property values."""
+
+    id: str
+    source: str
+    target: str
+    name: str
+    properties: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "properties", _frozen(self.properties))
+
+    @property
+    def key(self) -> RelationshipKey:
+        return (self.source, self.id)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "$relationshipId": self.id,
+            "$sourceId": self.source,
+            "$targetId": self.target,
+            "$relationshipName": self.name,
+            **self.properties,
+        }
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any]) -> Relationship:
+        # the bulk-import format names the source "$dtId"; the API and exports use "$sourceId"
+        values = {k: obj.get(k) for k in ("$relationshipId", "$targetId", "$relationshipName")}
+        values["$sourceId"] = obj.get("$sourceId", obj.get("$dtId"))
+        for name, value in values.items():
+            if not isinstance(value, str) or not value:
+                raise RecordError(f"a relationship needs a non-empty string '{name}'")
+        props = {k: v for k, v in obj.items() if not k.startswith("$")}
+        return cls(
+            values["$relationshipId"],
+            values["$sourceId"],
+            values["$targetId"],
+            values["$relationshipName"],
+            props,
+        )
