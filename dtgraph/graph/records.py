@@ -81,11 +81,13 @@ class Relationship:
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> Relationship:
         # the bulk-import format names the source "$dtId"; the API and exports use "$sourceId"
-        values = {k: obj.get(k) for k in ("$relationshipId", "$targetId", "$relationshipName")}
-        values["$sourceId"] = obj.get("$sourceId", obj.get("$dtId"))
-        for name, value in values.items():
+        raw = {k: obj.get(k) for k in ("$relationshipId", "$targetId", "$relationshipName")}
+        raw["$sourceId"] = obj.get("$sourceId", obj.get("$dtId"))
+        values: dict[str, str] = {}
+        for name, value in raw.items():
             if not isinstance(value, str) or not value:
                 raise RecordError(f"a relationship needs a non-empty string '{name}'")
+            values[name] = value
         props = {k: v for k, v in obj.items() if not k.startswith("$")}
         return cls(
             values["$relationshipId"],
