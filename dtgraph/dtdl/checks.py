@@ -7,15 +7,16 @@ schema depth and self-reference, Enum value types, semantic-type units.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from dtgraph.dtdl.errors import Location, ParsingError
 from dtgraph.dtdl.metamodel import Metamodel
 from dtgraph.dtdl.parser import Node, Ref
+from dtgraph.dtdl.source import value_spans
 
-__all__ = ["Graph", "check_graph"]
+__all__ = ["Graph", "check_graph", "check_partition_sizes"]
 
 _NUMERIC_V2 = {f"dtmi:dtdl:instance:Schema:{n};2" for n in ("double", "float", "integer", "long")}
 
@@ -557,3 +558,42 @@ def _check_enum(g: Graph, mm: Metamodel, n: Node) -> None:
 
 def _tail(dtmi: str) -> str:
     return dtmi.split(";")[0].rsplit(":", 1)[-1]
+
+
+def check_partition_sizes(nodes: list[Node], texts: Mapping[int, str], mm: Metamodel) -> list[ParsingError]:
+    """DTDL v3+: the JSON text of each Interface, less its nested Interfaces, is at most 1 MiB.
+
+    Only documents larger than the limit can break it, so only those are mapped (mapping is slow).
+    """
+    limits = [g.partition_max_bytes for g in mm.globals.values() if g.partition_max_bytes]
+    if not limits:
+        return []
+    smallest = min(limits)
+    big = {d for d, t in texts.items() if len(t) > smallest // 4 and len(t.encode("utf-8")) > smallest}
+    interfaces = [n for n in nodes if n.cls.partition and n.doc in big]
+    if not interfaces:
+        return []
+    sizes: dict[int, int] = {}  # id(node) → bytes of its own text
+    for n in interfaces:
+        spans = value_spans(texts[n.doc])
+        span = None if spans is None else spans.get(n.pointer)
+        if span is not None:
+            sizes[id(n)] = len(texts[n.doc][span[0] : span[1]].encode("utf-8"))
+    for n in interfaces:
+        outer = n.parent.partition if n.parent is not None else None
+        if outer is not None and id(outer) in sizes and id(n) in sizes:
+            sizes[id(outer)] -= sizes[id(n)]
+    errors: list[ParsingError] = []
+    for n in interfaces:
+        limit = mm.globals[n.ctx.version].partition_max_bytes
+        if limit and not n.ctx.limitless and sizes.get(id(n), 0) > limit:
+            errors.append(
+                ParsingError(
+                    "partitionTooLarge",
+                    f"the JSON text of Interface '{n.id}' is {sizes[id(n)]:,} bytes; the limit "
+                    f"is {limit:,} bytes (nested Interfaces not counted)",
+                    primary_id=n.id,
+                    location=_loc(n),
+                )
+            )
+    return errors

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from dtgraph.dtdl.checks import check_graph
+from dtgraph.dtdl.checks import check_graph, check_partition_sizes
 from dtgraph.dtdl.errors import DtdlResolutionError, DtdlValidationError, Location, ParsingError
 from dtgraph.dtdl.metamodel import metamodel
 from dtgraph.dtdl.model import ModelSet, build_model_set
@@ -80,7 +80,7 @@ def parse(
                     decoded.append(value)
                 continue
         break
-    all_errors = errors + walker.errors + graph.errors
+    all_errors = errors + walker.errors + graph.errors + check_partition_sizes(walker.nodes, texts, mm)
     if graph.undefined and not all_errors:
         undefined = sorted(graph.undefined)
         refs = [

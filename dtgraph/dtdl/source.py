@@ -32,6 +32,7 @@ __all__ = [
     "decode_document",
     "decode_text",
     "locate",
+    "value_spans",
     "with_positions",
 ]
 
@@ -164,8 +165,10 @@ class _Open:
 
 
 @functools.lru_cache(maxsize=16)
-def _positions(text: str) -> dict[str, tuple[int, int]] | None:
-    """Map every canonical JSON pointer of ``text`` to the 1-based start of its value.
+def _source_map(text: str) -> dict[str, tuple[int, int, int, int]] | None:
+    """Map every canonical JSON pointer of ``text`` to (line, column, start offset, end offset) of its value.
+
+    Lines and columns are 1-based; offsets count characters, the end one past the value.
 
     json-source-map yields entries in document order with character offsets, but builds its
     pointers from raw key text (escapes undecoded, ``/`` and ``~`` unescaped) and collapses
@@ -176,7 +179,7 @@ def _positions(text: str) -> dict[str, tuple[int, int]] | None:
         entries: list[tuple[str, _types.Entry]] = _handle.value(
             source=text, current_location=_types.Location(0, 0, 0)
         )
-        positions: dict[str, tuple[int, int]] = {}
+        positions: dict[str, tuple[int, int, int, int]] = {}
         open_values: list[_Open] = []
         for _, entry in entries:
             start = entry.value_start.position
@@ -192,11 +195,29 @@ def _positions(text: str) -> dict[str, tuple[int, int]] | None:
                 else:
                     pointer = f"{parent.pointer}/{parent.items}"
                     parent.items += 1
-            positions[pointer] = (entry.value_start.line + 1, entry.value_start.column + 1)
+            positions[pointer] = (
+                entry.value_start.line + 1,
+                entry.value_start.column + 1,
+                start,
+                entry.value_end.position,
+            )
             open_values.append(_Open(entry.value_end.position, pointer))
     except Exception:  # a best-effort aid: an error without a line beats no error at all
         return None
     return positions
+
+
+@functools.lru_cache(maxsize=16)
+def _positions(text: str) -> dict[str, tuple[int, int]] | None:
+    """Map every canonical JSON pointer of ``text`` to the 1-based (line, column) where its value starts."""
+    full = _source_map(text)
+    return None if full is None else {p: (line, col) for p, (line, col, _s, _e) in full.items()}
+
+
+def value_spans(text: str) -> dict[str, tuple[int, int]] | None:
+    """Character offsets (start, end) of every value of ``text`` by JSON pointer, or None if unmappable."""
+    full = _source_map(text)
+    return None if full is None else {p: (start, end) for p, (_l, _c, start, end) in full.items()}
 
 
 class _NonJsonConstantError(ValueError):

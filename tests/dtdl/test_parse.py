@@ -249,3 +249,25 @@ def test_total_count_limit_of_v3_interfaces() -> None:
 
     parse([doc(99_998)])  # the Property and its schema count too: 100,000 values in all
     assert {e.code for e in errors_of([doc(99_999)])} == {"excessiveCount"}
+
+
+def test_interface_text_is_limited_to_one_mebibyte_without_nested_interfaces() -> None:
+    def doc(n: int, nested: bool = False) -> str:
+        props = [
+            {"@type": "Property", "name": f"p{i}", "schema": "double", "comment": "x" * 500} for i in range(n)
+        ]
+        body: dict[str, Any] = iface("dtmi:ex:big;1")
+        if nested:  # the same bulk inside a nested Interface does not count towards the outer one
+            body["extends"] = iface("dtmi:ex:inner;1", *props)
+            del body["extends"]["@context"]
+        else:
+            body["contents"] = props
+        return json.dumps(body)
+
+    limit = 1024 * 1024
+    fits, breaks = doc(1800), doc(1900)
+    assert len(fits.encode()) < limit < len(breaks.encode())
+    parse([fits])
+    assert [e.code for e in errors_of([breaks])] == ["partitionTooLarge"]
+    # nested: the inner Interface holds the bulk (under the limit), the outer one almost nothing
+    parse([doc(1800, nested=True)])
