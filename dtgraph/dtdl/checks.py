@@ -248,10 +248,12 @@ def _limit(mm: Metamodel, n: Node, key: str, prop: str) -> int | None:
 
 
 def _check_extends(g: Graph, mm: Metamodel, n: Node) -> None:
-    max_depth = _limit(mm, n, "dtmm:maxDepth", "extends")
-    max_count = _limit(mm, n, "dtmm:maxCount", "extends")
-    if n.ctx.limitless:
-        max_depth = max_count = None
+    max_depth = mm.effective_limit(
+        n.ctx.limits, "depth", "extends", _limit(mm, n, "dtmm:maxDepth", "extends")
+    )
+    max_count = mm.effective_limit(
+        n.ctx.limits, "count", "extends", _limit(mm, n, "dtmm:maxCount", "extends")
+    )
     # depth-first, detecting cycles through n
     count = 0
     seen: set[str] = set()
@@ -301,8 +303,8 @@ _COUNTED = (
 
 def _check_total_count(g: Graph, mm: Metamodel, n: Node) -> None:
     # DTDL v3+: at most 100,000 values below an Interface, inherited contents and nested schemas included
-    limit = _limit(mm, n, "dtmm:maxCount", "contents")
-    if limit is None or n.ctx.limitless:
+    limit = mm.effective_limit(n.ctx.limits, "count", "contents", _limit(mm, n, "dtmm:maxCount", "contents"))
+    if limit is None:
         return
     count = 0
     seen: set[str] = set()
@@ -470,8 +472,7 @@ def _check_schema_limits(g: Graph, mm: Metamodel, n: Node) -> None:
             for d in c.descendants:
                 if d.get("dtmm:allowSelf"):
                     allow_self = True
-    if n.ctx.limitless:
-        max_depth = None
+    max_depth = mm.effective_limit(n.ctx.limits, "depth", "elementSchema", max_depth)
     # wide walk: every member is followed, only schema/elementSchema members are counted
     stack: list[tuple[Node, int, frozenset[str]]] = [(n, 0, frozenset({n.id}))]
     while stack:
@@ -586,7 +587,7 @@ def check_partition_sizes(nodes: list[Node], texts: Mapping[int, str], mm: Metam
     errors: list[ParsingError] = []
     for n in interfaces:
         limit = mm.globals[n.ctx.version].partition_max_bytes
-        if limit and not n.ctx.limitless and sizes.get(id(n), 0) > limit:
+        if limit and sizes.get(id(n), 0) > limit:
             errors.append(
                 ParsingError(
                     "partitionTooLarge",

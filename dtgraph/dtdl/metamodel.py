@@ -19,6 +19,7 @@ __all__ = [
     "ClassDef",
     "Extension",
     "Global",
+    "LimitOverrides",
     "Metamodel",
     "PropertyDef",
     "metamodel",
@@ -106,6 +107,16 @@ class Extension:
     is_limits: bool = False
 
 
+@dataclass(frozen=True)
+class LimitOverrides:
+    """Limits a limit extension (``dtmi:dtdl:limits:onvif;1``) raises above the core language's."""
+
+    length: dict[str, int]  # member term → maximum string length
+    interface_id_length: int | None
+    depth: dict[str, int]  # first member of a descendants rule ("extends", "elementSchema") → maxDepth
+    count: dict[str, int]  # first member of a descendants rule ("extends", "contents") → maxCount
+
+
 @dataclass
 class Global:
     version: int
@@ -142,6 +153,7 @@ class Metamodel:
         # standard elements: DTMI → (class DTMI, raw JSON object or None)
         self.instances: dict[str, str] = {}
         self.standard_elements: dict[str, dict[str, Any]] = {}
+        self.limit_overrides: dict[str, LimitOverrides] = {}
         self.enum_of: dict[str, str] = {}  # standard EnumValue DTMI → its Enum's DTMI (unit tables)
         self.semantic_types_v2: dict[str, set[str]] = {}  # type DTMI → allowed unit DTMIs
         self.semantic_unit_dtmis_v2: set[str] = set()
@@ -263,6 +275,9 @@ class Metamodel:
                 self._add_element_tree(el, {**core_terms, **terms})
         limits = Extension("dtmi:dtdl:limits:onvif;1", {}, frozenset({4}), is_limits=True)
         self.extensions[limits.context_id] = limits
+        self.limit_overrides[limits.context_id] = _limit_overrides(
+            _load("DTDL.LimitExtension.onvif.v1.RDF-SHACL.json")
+        )
 
     @staticmethod
     def _elements_of(stem: str) -> list[Any]:
@@ -327,6 +342,21 @@ class Metamodel:
             cls.properties = {p.term: p for p in merged.values()}
 
     # --- queries -------------------------------------------------------------------------------
+
+    def effective_limit(
+        self, limits: tuple[str, ...], kind: str, key: str, default: int | None
+    ) -> int | None:
+        """A limit as raised by the active limit extensions (``kind``: length, id, depth or count)."""
+        for context_id in limits:
+            o = self.limit_overrides.get(context_id)
+            if o is None:
+                continue
+            table = {"length": o.length, "depth": o.depth, "count": o.count}.get(kind)
+            if kind == "id" and o.interface_id_length is not None:
+                return o.interface_id_length
+            if table is not None and key in table:
+                return table[key]
+        return default
 
     def is_subclass(self, cls: str, of: str) -> bool:
         c = self.classes.get(cls)
@@ -410,6 +440,26 @@ def _property(shape: dict[str, Any], pdtmi: str, term: str, expand: Any, owner: 
         unique_value=bool(shape.get("dtmm:uniqueValue")),
         defining_class=owner,
     )
+
+
+def _limit_overrides(doc: dict[str, Any]) -> LimitOverrides:
+    length: dict[str, int] = {}
+    depth: dict[str, int] = {}
+    count: dict[str, int] = {}
+    interface_id: int | None = None
+    for node in doc["@graph"]:
+        for shape in _as_list(node.get("sh:property")):
+            if "sh:maxLength" in shape:
+                length[_term_tail(shape["sh:path"])] = int(shape["sh:maxLength"])
+        for rule in _as_list(node.get("dtmm:descendants")):
+            first = _term_tail(_as_list(rule.get("dtmm:properties"))[0])
+            if "dtmm:maxDepth" in rule:
+                depth[first] = int(rule["dtmm:maxDepth"])
+            if "dtmm:maxCount" in rule:
+                count[first] = int(rule["dtmm:maxCount"])
+        if node["@id"].startswith("dtmi:dtdl:class:Interface;") and "dtmm:identifier" in node:
+            interface_id = int(node["dtmm:identifier"]["sh:maxLength"])
+    return LimitOverrides(length, interface_id, depth, count)
 
 
 def _term_tail(dtmi: str) -> str:

@@ -366,8 +366,8 @@ class Walker:
         if any(raw_id.startswith(p) for p in glob.reserved_prefixes if p):
             self.error("reservedId", f"'{raw_id}' uses a reserved prefix", at, prop="@id", value=raw_id)
             return None
-        limit = cls.id_max_length
-        if limit is not None and not ctx.limitless and len(raw_id) > limit:
+        limit = self.mm.effective_limit(ctx.limits, "id", cls.term, cls.id_max_length)
+        if limit is not None and len(raw_id) > limit:
             self.error(
                 "idTooLongForType",
                 f"an {cls.term} '@id' may be at most {limit} characters",
@@ -474,7 +474,9 @@ class Walker:
             return
         if pdef.datatype == "rdf:langString":
             texts, problems = localizable(
-                value, pdef.max_length, self.mm.globals[node.ctx.version].restrict_keywords
+                value,
+                self.mm.effective_limit(node.ctx.limits, "length", pdef.term, pdef.max_length),
+                self.mm.globals[node.ctx.version].restrict_keywords,
             )
             for code, msg in problems:
                 self.error(code, f"{key}: {msg}", mp, primary_id=node.id, prop=pdef.term, value=value)
@@ -521,7 +523,7 @@ class Walker:
                         value=v,
                     )
                     continue
-                if pdef.max_length is not None and len(v) > pdef.max_length and not node.ctx.limitless:
+                if pdef.max_length is not None and len(v) > pdef.max_length:
                     self.error(
                         "identifierTooLong",
                         f"member '{key}' is longer than {pdef.max_length} characters",
@@ -545,10 +547,11 @@ class Walker:
                 )
                 continue
             if isinstance(v, str):
-                if pdef.max_length is not None and not node.ctx.limitless and len(v) > pdef.max_length:
+                max_length = self.mm.effective_limit(node.ctx.limits, "length", pdef.term, pdef.max_length)
+                if max_length is not None and len(v) > max_length:
                     self.error(
                         "stringTooLong",
-                        f"member '{key}' is longer than {pdef.max_length} characters",
+                        f"member '{key}' is longer than {max_length} characters",
                         ip,
                         primary_id=node.id,
                         prop=pdef.term,
@@ -577,7 +580,7 @@ class Walker:
                         value=v,
                     )
                     continue
-                if pdef.max_inclusive is not None and v > pdef.max_inclusive and not node.ctx.limitless:
+                if pdef.max_inclusive is not None and v > pdef.max_inclusive:
                     self.error(
                         "valueAboveMax",
                         f"member '{key}' must be at most {pdef.max_inclusive}",
@@ -608,7 +611,7 @@ class Walker:
     def objects(self, node: Node, key: str, pdef: PropertyDef, value: Any) -> None:
         mp = node.pointer + "/" + _escape(key)
         items = value if isinstance(value, list) else [value]
-        if pdef.max_count is not None and len(items) > pdef.max_count and not node.ctx.limitless:
+        if pdef.max_count is not None and len(items) > pdef.max_count:
             self.error(
                 "objectCountAboveMax",
                 f"member '{key}' may hold at most {pdef.max_count} value(s)",

@@ -271,3 +271,16 @@ def test_interface_text_is_limited_to_one_mebibyte_without_nested_interfaces() -
     assert [e.code for e in errors_of([breaks])] == ["partitionTooLarge"]
     # nested: the inner Interface holds the bulk (under the limit), the outer one almost nothing
     parse([doc(1800, nested=True)])
+
+
+def test_onvif_limit_extension_raises_limits_and_core_limits_stay_otherwise() -> None:
+    long_id = "dtmi:ex:" + "a" * 190 + ";1"  # over the core 128, under onvif's 256
+    onvif = ["dtmi:dtdl:context;4#limitless", "dtmi:dtdl:limits:onvif;1"]
+    core = ["dtmi:dtdl:context;4#limitless", "dtmi:dtdl:context;4#limits"]
+
+    def doc(context: list[str]) -> dict[str, Any]:
+        return {"@context": context, "@id": long_id, "@type": "Interface", "description": "d" * 1000}
+
+    parse([doc(onvif)], extension_limit_contexts=["dtmi:dtdl:limits:onvif"])
+    assert {e.code for e in errors_of([doc(core)])} == {"idTooLongForType", "langStringValueTooLong"}
+    assert "disallowedLimitContext" in {e.code for e in errors_of([doc(onvif)])}
