@@ -6,14 +6,20 @@ The shared corpora live beside the repository, at ``../shared``. A test that nee
 - ``shared_dir``: the Path of ``../shared``.
 - ``@pytest.mark.shared_files("corpora/.../*.json")``: parametrizes the test's ``shared_file``
   argument with every matching file (sorted; ids relative to the glob's directory).
+- ``neo4j_uri``, ``neo4j_auth``: a real Neo4j 5.26, started once per session through ``scripts/neo4j``
+  (or the one ``DTGRAPH_TEST_NEO4J_URI`` names; see ``tests/neo4j_server.py``). A test that uses them
+  fails, never skips, when Neo4j cannot be started, and says how to start it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from itertools import takewhile
 from pathlib import Path
 
 import pytest
+
+from tests import neo4j_server
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DIR = REPO_ROOT.parent / "shared"
@@ -33,6 +39,32 @@ def _require_shared_dir() -> Path:
 def shared_dir() -> Path:
     """``../shared`` relative to the repository root; fails the test if it is missing."""
     return _require_shared_dir()
+
+
+@pytest.fixture(scope="session")
+def _neo4j(tmp_path_factory: pytest.TempPathFactory) -> Iterator[neo4j_server.Neo4jServer]:
+    try:
+        server = neo4j_server.from_env() or neo4j_server.start(tmp_path_factory.mktemp("neo4j"))
+    except neo4j_server.Neo4jServerError as exc:
+        error = str(exc)
+    else:
+        error = ""
+    if error:
+        pytest.fail(error, pytrace=False)
+    yield server
+    neo4j_server.stop(server)
+
+
+@pytest.fixture(scope="session")
+def neo4j_uri(_neo4j: neo4j_server.Neo4jServer) -> str:
+    """The Bolt URI of the session's Neo4j 5.26 (``bolt://127.0.0.1:PORT``)."""
+    return _neo4j.uri
+
+
+@pytest.fixture(scope="session")
+def neo4j_auth(_neo4j: neo4j_server.Neo4jServer) -> tuple[str, str] | None:
+    """``(user, password)`` for ``neo4j_uri``, or None when that server has no authentication."""
+    return _neo4j.auth
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

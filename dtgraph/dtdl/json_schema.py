@@ -6,14 +6,18 @@ server (graph validation, telemetry ingestion, GraphQL input) check them the sam
 
 from __future__ import annotations
 
+import math
+import re
+from collections.abc import Iterator
+from datetime import date, time
 from functools import lru_cache
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, FormatChecker, ValidationError, validators
 
-from dtgraph.dtdl.model import Element, Field, Schema
+from dtgraph.dtdl.model import Element, Schema
 
-__all__ = ["compile_schema", "instance_errors"]
+__all__ = ["compile_schema", "instance_errors", "pointer", "value_issues"]
 
 _INT32 = (-(2**31), 2**31 - 1)
 _RANGES = {
@@ -149,20 +153,90 @@ def _refers_to(body: Any, key: str) -> bool:
     return False
 
 
+def pointer(*parts: str | int) -> str:
+    """A JSON pointer (RFC 6901) from unescaped parts."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def _is_number(_: object, value: object) -> bool:
+    # JSON has no NaN or infinities: they could not be stored or exported
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return not isinstance(value, float) or math.isfinite(value)
+
+
+@lru_cache(maxsize=256)
+def _regex(pattern: str) -> re.Pattern[str]:
+    # JSON Schema patterns are ECMA 262: '$' ends the text (Python's also matches before a final
+    # newline) and '\d' is an ASCII digit (Python's is any Unicode digit)
+    return re.compile(re.sub(r"(?<!\\)\$", r"\\Z", pattern), re.ASCII)
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, _schema: Any) -> Iterator[ValidationError]:
+    if validator.is_type(instance, "string") and not _regex(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+_TIME_RE = re.compile(r"([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]+)?(Z|[+-]([0-9]{2}):([0-9]{2}))", re.ASCII)
+_DATE_RE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})", re.ASCII)
+
+
+def _valid_date(text: str) -> bool:
+    m = _DATE_RE.fullmatch(text)
+    if m is None:
+        return True  # the pattern reports the shape
+    try:
+        date(int(m[1]), int(m[2]), int(m[3]))
+    except ValueError:
+        return False
+    return True
+
+
+def _valid_time(text: str) -> bool:
+    m = _TIME_RE.fullmatch(text)
+    if m is None:
+        return True
+    try:
+        time(int(m[1]), int(m[2]), int(m[3]))
+    except ValueError:
+        return False
+    return m[6] is None or (int(m[6]) < 24 and int(m[7]) < 60)
+
+
+def _valid_date_time(text: str) -> bool:
+    head, sep, tail = text.partition("T")
+    return not sep or (_valid_date(head) and _valid_time(tail))
+
+
+_FORMATS = FormatChecker(formats=())
+for _name, _check in (("date", _valid_date), ("time", _valid_time), ("date-time", _valid_date_time)):
+    _FORMATS.checks(_name)(lambda v, f=_check: not isinstance(v, str) or f(v))
+
+_Validator = validators.extend(  # type: ignore[no-untyped-call]
+    Draft202012Validator,
+    validators={"pattern": _pattern},
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("number", _is_number),
+)
+
+
 @lru_cache(maxsize=8192)
-def _validator(schema: Schema) -> Draft202012Validator:
-    return Draft202012Validator(compile_schema(schema))
+def _validator(schema: Schema) -> Any:
+    return _Validator(compile_schema(schema), format_checker=_FORMATS)
+
+
+def value_issues(value: Any, schema: Schema) -> list[tuple[str, str]]:
+    """(pointer below the value, message) for each way ``value`` breaks ``schema``.
+
+    The schema is the one :meth:`Schema.json_schema` compiles; patterns follow ECMA 262 as JSON Schema
+    says, non-finite numbers are rejected and dates and times must exist on the calendar and clock.
+    """
+    errors = sorted(_validator(schema).iter_errors(value), key=lambda e: [str(p) for p in e.absolute_path])
+    return [(pointer(*e.absolute_path), e.message) for e in errors]
 
 
 def instance_errors(value: Any, element: Element | Schema) -> list[str]:
     """Messages for every way ``value`` breaks the schema of ``element`` (empty when it conforms)."""
     schema = element if isinstance(element, Schema) else getattr(element, "schema", None)
-    if isinstance(element, Field) and element.schema is not None:
-        schema = element.schema
     if not isinstance(schema, Schema):
         raise TypeError(f"{element!r} has no schema to check values against")
-    errors = sorted(_validator(schema).iter_errors(value), key=lambda e: list(e.absolute_path))
-    return [
-        f"{'/' + '/'.join(map(str, e.absolute_path)) if e.absolute_path else '(value)'}: {e.message}"
-        for e in errors
-    ]
+    return [f"{at or '(value)'}: {message}" for at, message in value_issues(value, schema)]

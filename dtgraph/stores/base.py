@@ -66,6 +66,9 @@ class Batch:
         )
 
 
+_BATCH_FIELDS = ("models", "delete_models", "twins", "delete_twins", "relationships", "delete_relationships")
+
+
 @dataclass(frozen=True, slots=True)
 class Filter:
     """A condition on a twin property; ``path`` is a property name or ``component.property``."""
@@ -147,6 +150,19 @@ class Store(ABC):
     @abstractmethod
     def apply(self, batch: Batch) -> None:
         """Apply every change of ``batch`` or, on any failure, none of them (raises StoreError)."""
+
+    def apply_stream(self, batches: Iterable[Batch]) -> int:
+        """Apply a stream of batches as one atomic change (bulk imports); returns the entities written.
+
+        This default gathers the stream into one batch; stores override it to stay in bounded memory.
+        """
+        parts: dict[str, list[Any]] = {name: [] for name in _BATCH_FIELDS}
+        for batch in batches:
+            for name in _BATCH_FIELDS:
+                parts[name].extend(getattr(batch, name))
+        whole = Batch(**parts)
+        self.apply(whole)
+        return whole.size
 
     # --- reads ---------------------------------------------------------------------------------
 

@@ -1,0 +1,765 @@
+"""The Neo4j store: the asset graph in Neo4j 5 (Community, Enterprise, Aura) through the official driver.
+
+The graph in Neo4j::
+
+    (:Model {id, json, seq, labels})-[:EXTENDS]->(:Model)            one node per DTDL interface document
+    (:Twin:`M_…`:`M_…` {id, model, json, p_<path>…, x_<path>…})      one node per twin
+    (:Twin)-[:`R_<name>` {id, name, json}]->(:Twin)                  one edge per relationship
+
+Labels and types. A twin carries ``Twin`` and the label of its model and of every model its model extends
+(see :func:`model_label`), so "twins of this model and its subtypes" is one label scan inside Neo4j. The
+ancestry comes from the stored documents' ``extends``; a batch that changes it (a base model added later,
+a model replaced or deleted) relabels the twins of every model whose ancestry changed, in the same
+transaction. A relationship's type is derived from its name (see :func:`relationship_type`). Labels and
+types are the only text ever put into Cypher, and they contain nothing but ``[A-Za-z0-9_]`` (and are
+backquoted all the same); every value travels as a parameter.
+
+Property values. ``json`` holds the record's properties as JSON text: that is what reads return, so
+any value (components, Maps, arrays of Objects, 64-bit-overflowing integers, unicode) round-trips
+exactly. For filtering, each top-level property and each property of a component (an object with a
+``$metadata`` member) is also copied: a scalar that Neo4j can hold (boolean, int64, float, string)
+as ``p_<path>``, anything else as ``x_<path>`` = a tag ("component", "object", "array", "null",
+"number" for an integer beyond int64, "string" for text that is not valid UTF-8). ``path`` is
+``name`` or ``component.name``; names containing "." are not copied (no filter path can reach them).
+
+Filters run in Cypher over those copies as a pre-selection that never drops a twin the reference
+semantics (:meth:`Filter.matches`) would keep; every candidate is then checked with ``Filter.matches``
+itself, so results agree with the memory store exactly, and paging continues past candidates that fail.
+Where Cypher and Python differ the pre-selection widens: Cypher never finds ``true = 1`` (Python does);
+Cypher compares an integer with a float as doubles (so ``2**53 + 1 = 2.0**53`` there), hence strict
+comparisons pre-select with ``<=``/``>=``; deeper paths and Objects are decided in Python alone.
+
+Relationships have no index of their own: ``(source, id)`` is found by expanding the source twin, so
+a lookup costs the source's degree. Writes delete the relationships a batch replaces and create the
+new ones, inside one transaction per :meth:`Neo4jStore.apply`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+import neo4j
+from neo4j.exceptions import AuthError, DriverError, Neo4jError, ServiceUnavailable, SessionExpired
+
+from dtgraph.graph.records import Relationship, RelationshipKey, Twin
+from dtgraph.stores.base import Batch, Capabilities, Direction, Filter, Page, Store
+from dtgraph.stores.errors import StoreError, StoreUnavailable
+
+__all__ = ["MAX_PAGE", "Neo4jStore", "model_label", "relationship_type"]
+
+MAX_PAGE = 1000  # the most twins one query_twins page returns, whatever limit asks for (as the memory store)
+
+_SEGMENT = r"[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?"
+_PLAIN_DTMI = re.compile(rf"dtmi:({_SEGMENT}(?::{_SEGMENT})*);([0-9]+)")
+_PLAIN_NAME = re.compile(_SEGMENT)
+_UNSAFE = re.compile(r"[^A-Za-z0-9_]+")
+_TOKEN = re.compile(r"[A-Za-z0-9_]+")
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_EXACT_FLOAT = 2**53  # integers up to this magnitude convert to a double exactly
+
+
+def model_label(dtmi: str) -> str:
+    """The node label of a model: deterministic, injective, only ``[A-Za-z0-9_]``.
+
+    A plain DTMI (segments of letters, digits and inner underscores, an integer version) reads back:
+    ``dtmi:com:example:Thermostat;1`` → ``M_com_example_Thermostat_1``, with an underscore inside a
+    segment doubled (``dtmi:a:rec_3;1`` → ``M_a_rec__3_1``). Anything else (a dotted version, hostile
+    text) becomes ``M__`` + 16 hex digits of its SHA-256 + ``_`` + the first 64 safe characters; the
+    double underscore keeps the two forms apart.
+    """
+    match = _PLAIN_DTMI.fullmatch(dtmi)
+    if match:
+        path = "_".join(segment.replace("_", "__") for segment in match.group(1).split(":"))
+        return f"M_{path}_{match.group(2)}"
+    return f"M__{_digest(dtmi)}_{_UNSAFE.sub('_', dtmi)[:64]}"
+
+
+def relationship_type(name: str) -> str:
+    """The relationship type of a relationship name: ``R_<name>`` for a DTDL-shaped name (a letter,
+    then letters, digits and underscores, not ending with one), else ``R__`` + 16 hex digits of its
+    SHA-256 + ``_`` + the first 64 safe characters."""
+    if _PLAIN_NAME.fullmatch(name):
+        return f"R_{name}"
+    return f"R__{_digest(name)}_{_UNSAFE.sub('_', name)[:64]}"
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def _quoted(token: str) -> str:
+    if not _TOKEN.fullmatch(token):  # only the sanitisers above produce tokens
+        raise ValueError(f"not a sanitised label or type: {token!r}")
+    return f"`{token}`"
+
+
+def _labels(tokens: Iterable[str]) -> str:
+    return "".join(":" + _quoted(t) for t in tokens)
+
+
+class Neo4jStore(Store):
+    """Models, twins and relationships in a Neo4j 5 database (see the module docstring for the mapping).
+
+    ``uri`` is a driver URI (``bolt://host:7687``, ``neo4j+s://…`` for Aura or a cluster); ``database``
+    None uses the user's home database. Constraints and indexes are created at start. ``batch_size``
+    is the number of rows sent per ``UNWIND`` statement; a batch of any size is still one transaction.
+    """
+
+    capabilities: ClassVar[Capabilities] = Capabilities(history=False)
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        auth: tuple[str, str] | None = None,
+        database: str | None = None,
+        batch_size: int = 5000,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
+        self._uri = uri
+        self._database = database
+        self._batch_size = batch_size
+        with self._translated("connect to"):
+            # the queries are fixed text: the server's notes on them (deprecations on newer servers,
+            # a property key not created yet) would only be noise in the log
+            self._driver = neo4j.GraphDatabase.driver(uri, auth=auth, notifications_min_severity="OFF")
+        try:
+            with self._translated("connect to"):
+                self._driver.verify_connectivity()
+                for statement in _SCHEMA:
+                    self._driver.execute_query(statement, database_=database)
+        except BaseException:
+            self._driver.close()
+            raise
+
+    def __repr__(self) -> str:
+        return f"Neo4jStore({self._uri!r}, database={self._database!r})"
+
+    # --- plumbing --------------------------------------------------------------------------------
+
+    @contextmanager
+    def _translated(self, action: str) -> Iterator[None]:
+        """Driver errors become dtgraph errors, the driver's exception kept as the cause."""
+        try:
+            yield
+        except (ServiceUnavailable, SessionExpired, AuthError) as exc:
+            raise StoreUnavailable(f"cannot {action} Neo4j at {self._uri}: {exc}") from exc
+        except (Neo4jError, DriverError) as exc:
+            raise StoreError(f"Neo4j at {self._uri} failed to {action}; nothing was changed: {exc}") from exc
+
+    def _read(self, query: str, **params: Any) -> list[neo4j.Record]:
+        records, _, _ = self._driver.execute_query(
+            query, params, routing_=neo4j.RoutingControl.READ, database_=self._database
+        )
+        return list(records)
+
+    def _session(self, **config: Any) -> neo4j.Session:
+        return self._driver.session(
+            database=self._database,
+            bookmark_manager=self._driver.execute_query_bookmark_manager,
+            **config,
+        )
+
+    def _chunks(self, rows: Sequence[Any]) -> Iterator[Sequence[Any]]:
+        for start in range(0, len(rows), self._batch_size):
+            yield rows[start : start + self._batch_size]
+
+    # --- writes ----------------------------------------------------------------------------------
+
+    def apply(self, batch: Batch) -> None:
+        """One write transaction: deletions, then models, twins and relationships; any failure rolls back.
+
+        Transient failures (deadlocks, leader changes) are retried by the driver.
+        """
+        if not batch:
+            return
+        plan = _Plan.of(batch)  # encodes everything before a connection is taken
+        with self._translated("apply a batch"), self._session() as session:
+            session.execute_write(self._write, plan)
+
+    def _write(self, tx: neo4j.ManagedTransaction, plan: _Plan) -> None:
+        if plan.delete_relationships:
+            self._delete_relationships(tx, plan.delete_relationships)
+        if plan.delete_twins:
+            for chunk in self._chunks(plan.delete_twins):
+                tx.run("UNWIND $ids AS id MATCH (t:Twin {id: id}) DETACH DELETE t", ids=chunk).consume()
+        if plan.models or plan.delete_models:
+            _write_models(tx, plan)
+        if plan.twins:
+            self._write_twins(tx, plan.twins)
+        if plan.relationships:
+            self._write_relationships(tx, plan.relationships)
+
+    def _delete_relationships(self, tx: neo4j.ManagedTransaction, keys: Sequence[RelationshipKey]) -> None:
+        """Delete by (source, id): one expansion of each source twin, which is also write-locked so
+        that concurrent writers of the same relationship ids queue up."""
+        by_source: dict[str, list[str]] = defaultdict(list)
+        for source, rel_id in keys:
+            by_source[source].append(rel_id)
+        groups = [{"s": s, "ids": ids} for s, ids in by_source.items()]
+        for chunk in self._chunks(groups):
+            tx.run(
+                "UNWIND $groups AS g MATCH (s:Twin {id: g.s}) SET s.id = s.id "
+                "WITH s, g MATCH (s)-[r]->(:Twin) WHERE r.id IN g.ids DELETE r",
+                groups=chunk,
+            ).consume()
+
+    def _write_twins(self, tx: neo4j.ManagedTransaction, twins: Mapping[str, dict[str, Any]]) -> None:
+        existing: dict[str, str] = {}
+        for chunk in self._chunks(list(twins)):
+            result = tx.run(
+                "UNWIND $ids AS id MATCH (t:Twin {id: id}) RETURN t.id AS id, t.model AS model", ids=chunk
+            )
+            existing.update((record["id"], record["model"]) for record in result)
+        models = {row["model"] for row in twins.values()} | set(existing.values())
+        labels = _twin_labels(tx, models)
+        created: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        replaced: list[dict[str, Any]] = []
+        remodelled: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+        for twin_id, row in twins.items():
+            old = existing.get(twin_id)
+            if old is None:
+                created[row["model"]].append(row)
+            elif old == row["model"]:
+                replaced.append(row)
+            else:
+                remodelled[old, row["model"]].append(row)
+        for model, rows in created.items():
+            query = f"UNWIND $rows AS row CREATE (t:Twin{_labels(labels[model])}) SET t = row"
+            for chunk in self._chunks(rows):
+                tx.run(query, rows=chunk).consume()
+        for chunk in self._chunks(replaced):
+            tx.run("UNWIND $rows AS row MATCH (t:Twin {id: row.id}) SET t = row", rows=chunk).consume()
+        for (old, new), rows in remodelled.items():
+            query = "UNWIND $rows AS row MATCH (t:Twin {id: row.id}) " + _relabel(labels[old], labels[new])
+            for chunk in self._chunks(rows):
+                tx.run(query + " SET t = row", rows=chunk).consume()
+
+    def _write_relationships(
+        self, tx: neo4j.ManagedTransaction, rels: Mapping[RelationshipKey, dict[str, Any]]
+    ) -> None:
+        self._delete_relationships(tx, list(rels))  # a replaced relationship may change target or name
+        by_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for row in rels.values():
+            by_type[relationship_type(row["n"])].append(row)
+        written = 0
+        for rel_type, rows in by_type.items():
+            query = (
+                "UNWIND $rows AS row MATCH (s:Twin {id: row.s}) MATCH (t:Twin {id: row.t}) "
+                f"CREATE (s)-[:{_quoted(rel_type)} {{id: row.i, name: row.n, json: row.j}}]->(t) "
+                "RETURN count(*) AS n"
+            )
+            for chunk in self._chunks(rows):
+                written += tx.run(query, rows=chunk).single(strict=True)["n"]
+        if written != len(rels):
+            _reject_dangling(tx, rels.values())
+
+    # --- reads -----------------------------------------------------------------------------------
+
+    def model_documents(self) -> list[dict[str, Any]]:
+        with self._translated("read models from"):
+            records = self._read("MATCH (m:Model) RETURN m.json AS json ORDER BY m.seq")
+        return [json.loads(record["json"]) for record in records]
+
+    def get_twins(self, ids: Iterable[str]) -> dict[str, Twin]:
+        wanted = list(dict.fromkeys(ids))
+        found: dict[str, Twin] = {}
+        with self._translated("read twins from"):
+            for chunk in self._chunks(wanted):
+                records = self._read(
+                    "UNWIND $ids AS id MATCH (t:Twin {id: id}) RETURN t.id AS id, t.model AS model, "
+                    "t.json AS json",
+                    ids=chunk,
+                )
+                found.update((r["id"], _twin(r)) for r in records)
+        return {i: found[i] for i in wanted if i in found}
+
+    def get_relationships(self, keys: Iterable[RelationshipKey]) -> dict[RelationshipKey, Relationship]:
+        wanted = list(dict.fromkeys(keys))
+        by_source: dict[str, list[str]] = defaultdict(list)
+        for source, rel_id in wanted:
+            by_source[source].append(rel_id)
+        groups = [{"s": s, "ids": ids} for s, ids in by_source.items()]
+        found: dict[RelationshipKey, Relationship] = {}
+        with self._translated("read relationships from"):
+            for chunk in self._chunks(groups):
+                records = self._read(
+                    "UNWIND $groups AS g MATCH (s:Twin {id: g.s})-[r]->(t:Twin) WHERE r.id IN g.ids "
+                    "RETURN r.id AS id, s.id AS source, t.id AS target, r.name AS name, r.json AS json",
+                    groups=chunk,
+                )
+                for record in records:
+                    rel = _relationship(record)
+                    found[rel.key] = rel
+        return {k: found[k] for k in wanted if k in found}
+
+    def relationships(
+        self, twin_ids: Iterable[str], *, name: str | None = None, direction: Direction = "out"
+    ) -> dict[str, list[Relationship]]:
+        if direction not in ("out", "in", "both"):
+            raise ValueError(f"direction must be 'out', 'in' or 'both', not {direction!r}")
+        wanted = list(dict.fromkeys(twin_ids))
+        rel = "[r]" if name is None else f"[r:{_quoted(relationship_type(name))}]"
+        arrow = {"out": f"-{rel}->", "in": f"<-{rel}-", "both": f"-{rel}-"}[direction]
+        query = (
+            f"UNWIND $ids AS id MATCH (a:Twin {{id: id}}) OPTIONAL MATCH (a){arrow}(b:Twin) "
+            + ("" if name is None else "WHERE r.name = $name ")
+            + "RETURN id AS twin, r.id AS id, startNode(r).id AS source, endNode(r).id AS target, "
+            "r.name AS name, r.json AS json"
+        )
+        found: dict[str, dict[RelationshipKey, Relationship]] = {}
+        with self._translated("read relationships from"):
+            for chunk in self._chunks(wanted):
+                for record in self._read(query, ids=chunk, name=name):
+                    rels = found.setdefault(record["twin"], {})
+                    if record["id"] is not None:  # a loop matched twice by "both" is listed once
+                        found_rel = _relationship(record)
+                        rels[found_rel.key] = found_rel
+        return {i: [found[i][k] for k in sorted(found[i])] for i in wanted if i in found}
+
+    def query_twins(
+        self,
+        model: str | None = None,
+        *,
+        include_subtypes: bool = True,
+        where: Sequence[Filter] = (),
+        limit: int = 100,
+        after: str | None = None,
+    ) -> Page:
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, not {limit}")
+        limit = min(limit, MAX_PAGE)
+        params: dict[str, Any] = {"model": model}
+        conditions = []
+        if model is None:
+            match = "MATCH (t:Twin)"
+        elif include_subtypes:
+            match = f"MATCH (t{_labels([model_label(model)])})"
+        else:
+            match = "MATCH (t:Twin)"
+            conditions.append("t.model = $model")
+        for number, condition in enumerate(where):
+            conditions.append(_preselect(condition, f"f{number}", params))
+        conditions.append("($after IS NULL OR t.id > $after)")
+        query = (
+            f"{match} WHERE {' AND '.join(conditions)} "
+            "RETURN t.id AS id, t.model AS model, t.json AS json ORDER BY t.id LIMIT $n"
+        )
+        found: list[Twin] = []
+        fetch = limit + 1
+        with self._translated("query twins in"):
+            while True:
+                records = self._read(query, after=after, n=fetch, **params)
+                for record in records:
+                    twin = _twin(record)
+                    if all(f.matches(twin.properties) for f in where):
+                        found.append(twin)
+                        if len(found) > limit:
+                            return Page(found[:limit], found[limit - 1].id)
+                if len(records) < fetch:
+                    return Page(found, None)
+                after = records[-1]["id"]
+                fetch = min(fetch * 2, 10 * MAX_PAGE)  # the pre-selection let too much through
+
+    def snapshot(self) -> Iterator[Twin | Relationship]:
+        """Every twin, then every relationship, in one read transaction; records arrive from the server
+        in pages of 10,000, so memory stays bounded whatever the size of the graph."""
+        with (
+            self._translated("read a snapshot from"),
+            self._session(default_access_mode=neo4j.READ_ACCESS, fetch_size=10_000) as session,
+            session.begin_transaction() as tx,
+        ):
+            for record in tx.run("MATCH (t:Twin) RETURN t.id AS id, t.model AS model, t.json AS json"):
+                yield _twin(record)
+            for record in tx.run(
+                "MATCH (s:Twin)-[r]->(t:Twin) RETURN r.id AS id, s.id AS source, t.id AS target, "
+                "r.name AS name, r.json AS json"
+            ):
+                yield _relationship(record)
+
+    def counts(self) -> dict[str, int]:
+        with self._translated("count in"):
+            (record,) = self._read(
+                "CALL { MATCH (m:Model) RETURN count(m) AS models } "
+                "CALL { MATCH (t:Twin) RETURN count(t) AS twins } "
+                "CALL { MATCH ()-[r]->() RETURN count(r) AS edges } "
+                "CALL { MATCH ()-[e:EXTENDS]->() RETURN count(e) AS extends } "
+                "RETURN models, twins, edges - extends AS relationships"
+            )
+        return {
+            "models": record["models"],
+            "twins": record["twins"],
+            "relationships": record["relationships"],
+        }
+
+    def wipe(self) -> None:
+        """Delete every node and relationship of the database (tests, demos); constraints stay."""
+        with self._translated("wipe"), self._session() as session:
+            session.run("MATCH (n) CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS").consume()
+
+    def close(self) -> None:
+        self._driver.close()
+
+
+_SCHEMA = (
+    "CREATE CONSTRAINT dtgraph_twin_id IF NOT EXISTS FOR (t:Twin) REQUIRE t.id IS UNIQUE",
+    "CREATE CONSTRAINT dtgraph_model_id IF NOT EXISTS FOR (m:Model) REQUIRE m.id IS UNIQUE",
+    "CREATE INDEX dtgraph_twin_model IF NOT EXISTS FOR (t:Twin) ON (t.model)",
+    "CALL db.awaitIndexes(300)",
+)
+
+
+# --- what a batch sends ----------------------------------------------------------------------------
+
+
+class _Plan:
+    """A batch encoded as query parameters, duplicates resolved (the last one wins)."""
+
+    __slots__ = ("delete_models", "delete_relationships", "delete_twins", "models", "relationships", "twins")
+
+    def __init__(self) -> None:
+        self.models: dict[str, str] = {}  # id -> JSON text
+        self.delete_models: list[str] = []
+        self.twins: dict[str, dict[str, Any]] = {}  # id -> node properties
+        self.delete_twins: list[str] = []
+        self.relationships: dict[RelationshipKey, dict[str, Any]] = {}
+        self.delete_relationships: list[RelationshipKey] = []
+
+    @classmethod
+    def of(cls, batch: Batch) -> _Plan:
+        plan = cls()
+        for doc in batch.models:
+            model_id = doc.get("@id") if isinstance(doc, Mapping) else None
+            if not isinstance(model_id, str) or not model_id:
+                raise StoreError(f"a model document needs a string '@id'; got {str(doc)[:80]!r}")
+            plan.models[model_id] = _dumps(doc, f"model '{model_id}'")
+        plan.delete_models = [m for m in dict.fromkeys(batch.delete_models) if m not in plan.models]
+        plan.delete_twins = list(dict.fromkeys(batch.delete_twins))
+        plan.delete_relationships = list(dict.fromkeys(batch.delete_relationships))
+        for twin in batch.twins:
+            plan.twins[twin.id] = _twin_row(twin)
+        for rel in batch.relationships:
+            plan.relationships[rel.key] = {
+                "s": rel.source,
+                "t": rel.target,
+                "i": rel.id,
+                "n": rel.name,
+                "j": _dumps(rel.properties, f"relationship '{rel.id}' of '{rel.source}'"),
+            }
+        return plan
+
+
+def _dumps(value: Any, what: str) -> str:
+    try:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"{what} cannot be written as JSON; nothing was changed: {exc}") from exc
+    return text if _encodable(text) else json.dumps(value, separators=(",", ":"), default=_json_default)
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, tuple):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not a JSON value: {value!r}")
+
+
+def _encodable(text: str) -> bool:
+    """Whether Bolt can carry ``text`` (UTF-8 cannot encode a lone surrogate)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _twin_row(twin: Twin) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "id": twin.id,
+        "model": twin.model,
+        "json": _dumps(twin.properties, f"twin '{twin.id}'"),
+    }
+    for name, value in twin.properties.items():
+        if "." in name or not _encodable(name):
+            continue
+        if _index(row, name, value) == "component":
+            for member, inner in value.items():
+                if "." not in member and _encodable(member):
+                    _index(row, f"{name}.{member}", inner, inner=True)
+    return row
+
+
+def _index(row: dict[str, Any], path: str, value: Any, *, inner: bool = False) -> str | None:
+    """Copy ``value`` into ``row`` for filtering as ``p_<path>``, or its tag as ``x_<path>``.
+
+    Only top-level components have their members copied: inside one, every object is an "object".
+    """
+    tag = _tag(value)
+    if inner and tag == "component":
+        tag = "object"
+    if tag is None:
+        row["p_" + path] = value
+    else:
+        row["x_" + path] = tag
+    return tag
+
+
+def _tag(value: Any) -> str | None:
+    """None for a value Neo4j stores as a property, else the kind of value it is."""
+    if isinstance(value, bool | float):
+        return None
+    if isinstance(value, int):
+        return None if _INT64_MIN <= value <= _INT64_MAX else "number"
+    if isinstance(value, str):
+        return None if _encodable(value) else "string"
+    if value is None:
+        return "null"
+    if isinstance(value, Mapping):
+        return "component" if "$metadata" in value else "object"
+    if isinstance(value, list | tuple):
+        return "array"
+    return "other"
+
+
+def _twin(record: neo4j.Record) -> Twin:
+    return Twin(record["id"], record["model"], json.loads(record["json"]))
+
+
+def _relationship(record: neo4j.Record) -> Relationship:
+    return Relationship(
+        record["id"], record["source"], record["target"], record["name"], json.loads(record["json"])
+    )
+
+
+def _reject_dangling(tx: neo4j.ManagedTransaction, rows: Iterable[dict[str, Any]]) -> None:
+    """Raise (so the transaction rolls back) naming the relationships whose twins are missing."""
+    rows = list(rows)
+    ends = list(dict.fromkeys(end for row in rows for end in (row["s"], row["t"])))
+    present: set[str] = set()
+    for start in range(0, len(ends), 10_000):
+        result = tx.run(
+            "UNWIND $ids AS id MATCH (t:Twin {id: id}) RETURN t.id AS id", ids=ends[start : start + 10_000]
+        )
+        present.update(record["id"] for record in result)
+    missing = [
+        f"relationship '{row['i']}' from '{row['s']}' to '{row['t']}' needs twin '{end}'"
+        for row in rows
+        for end in dict.fromkeys((row["s"], row["t"]))
+        if end not in present
+    ]
+    more = f" (and {len(missing) - 5} more)" if len(missing) > 5 else ""
+    raise StoreError(
+        "a relationship's twins must exist after the batch; nothing was changed: "
+        + "; ".join(missing[:5])
+        + more
+    )
+
+
+# --- models and labels -----------------------------------------------------------------------------
+
+
+def _write_models(tx: neo4j.ManagedTransaction, plan: _Plan) -> None:
+    """Store the models, rebuild EXTENDS, and relabel the twins of every model whose ancestry changed."""
+    stored = {
+        record["id"]: (record["json"], record["labels"], record["seq"])
+        for record in tx.run(
+            "MATCH (m:Model) RETURN m.id AS id, m.json AS json, m.labels AS labels, m.seq AS seq"
+        )
+    }
+    texts = {model_id: text for model_id, (text, _, _) in stored.items()}
+    for model_id in plan.delete_models:
+        texts.pop(model_id, None)
+    texts.update(plan.models)
+    documents = {model_id: json.loads(text) for model_id, text in texts.items()}
+    parents = _parents(documents)
+    labels = {model_id: _ancestry_labels(model_id, parents) for model_id in documents}
+    next_seq = max((seq for _, _, seq in stored.values()), default=0) + 1
+    rows = []
+    for model_id, text in texts.items():
+        old = stored.get(model_id)
+        if old is not None and old[0] == text and old[1] == labels[model_id]:
+            continue
+        if old is None:
+            seq, next_seq = next_seq, next_seq + 1
+        else:
+            seq = old[2]
+        rows.append({"id": model_id, "json": text, "labels": labels[model_id], "seq": seq})
+    gone = [model_id for model_id in stored if model_id not in texts]
+    tx.run("UNWIND $ids AS id MATCH (m:Model {id: id}) DETACH DELETE m", ids=gone).consume()
+    tx.run(
+        "UNWIND $rows AS row MERGE (m:Model {id: row.id}) "
+        "SET m.json = row.json, m.labels = row.labels, m.seq = row.seq",
+        rows=rows,
+    ).consume()
+    tx.run("MATCH (:Model)-[e:EXTENDS]->(:Model) DELETE e").consume()
+    edges = [{"a": child, "b": parent} for child in documents for parent in parents.get(child, ())]
+    tx.run(
+        "UNWIND $edges AS e MATCH (a:Model {id: e.a}) MATCH (b:Model {id: e.b}) CREATE (a)-[:EXTENDS]->(b)",
+        edges=edges,
+    ).consume()
+    for model_id in stored.keys() | texts.keys():
+        before = stored[model_id][1] if model_id in stored else [model_label(model_id)]
+        after = labels.get(model_id, [model_label(model_id)])
+        if before != after:
+            tx.run("MATCH (t:Twin {model: $model}) " + _relabel(before, after), model=model_id).consume()
+
+
+def _relabel(before: Sequence[str], after: Sequence[str]) -> str:
+    """The REMOVE/SET clauses that turn node ``t``'s model labels ``before`` into ``after``."""
+    drop = [label for label in before if label not in after]
+    add = [label for label in after if label not in before]
+    return (f"REMOVE t{_labels(drop)} " if drop else "") + (f"SET t{_labels(add)} " if add else "")
+
+
+def _parents(documents: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Each interface's direct bases from ``extends``, inline interfaces (with an ``@id``) included."""
+    parents: dict[str, list[str]] = {}
+
+    def visit(model_id: str, document: Any) -> None:
+        extends = document.get("extends", []) if isinstance(document, Mapping) else []
+        found = parents.setdefault(model_id, [])
+        for base in extends if isinstance(extends, list) else [extends]:
+            base_id = base.get("@id") if isinstance(base, Mapping) else base
+            if isinstance(base_id, str) and base_id not in found:
+                found.append(base_id)
+                if isinstance(base, Mapping) and base_id not in documents:
+                    visit(base_id, base)
+
+    for model_id, document in documents.items():
+        visit(model_id, document)
+    return parents
+
+
+def _ancestry_labels(model_id: str, parents: Mapping[str, Sequence[str]]) -> list[str]:
+    """The labels a twin of ``model_id`` carries: its model's, then every ancestor's, nearest first."""
+    seen = [model_id]
+    queue = list(parents.get(model_id, ()))
+    while queue:
+        current = queue.pop(0)
+        if current not in seen:
+            seen.append(current)
+            queue.extend(parents.get(current, ()))
+    return [model_label(m) for m in seen]
+
+
+def _twin_labels(tx: neo4j.ManagedTransaction, models: Iterable[str]) -> dict[str, list[str]]:
+    """The labels of twins of each model: stored with the model, or just its own if it is not stored."""
+    wanted = list(models)
+    result = tx.run(
+        "UNWIND $ids AS id MATCH (m:Model {id: id}) RETURN m.id AS id, m.labels AS labels", ids=wanted
+    )
+    labels = {record["id"]: list(record["labels"]) for record in result}
+    return {m: labels.get(m) or [model_label(m)] for m in wanted}
+
+
+# --- filters ---------------------------------------------------------------------------------------
+
+
+def _preselect(condition: Filter, name: str, params: dict[str, Any]) -> str:
+    """A Cypher condition on twin ``t`` that holds for every twin ``condition`` matches (maybe more).
+
+    Values and property keys go into ``params`` under names starting with ``name``.
+    """
+    parts = condition.path.split(".")
+    if not all(_encodable(part) for part in parts):
+        return "true"
+    # an Object (not a component) on the path is not copied: its twins are decided in Python
+    unknown = [f"t[${name}o{depth}] = 'object'" for depth in range(1, min(len(parts), 3))]
+    for depth in range(1, min(len(parts), 3)):
+        params[f"{name}o{depth}"] = "x_" + ".".join(parts[:depth])
+    params[f"{name}p"] = "p_" + condition.path
+    params[f"{name}x"] = "x_" + condition.path
+    value, p, x = condition.value, f"t[${name}p]", f"t[${name}x]"
+    found = f"({p} IS NOT NULL OR {x} IS NOT NULL)"
+    known: str
+    if condition.op == "exists":
+        known = found if (value if value is not None else True) else f"({p} IS NULL AND {x} IS NULL)"
+    elif condition.op in ("eq", "in"):
+        values = [value] if condition.op == "eq" else value
+        equal = _equal_to(values) if isinstance(values, list | tuple | set | frozenset) else None
+        if equal is None:
+            known = found
+        else:
+            scalars, tags = equal
+            params[f"{name}v"], params[f"{name}t"] = scalars, sorted(tags)
+            known = f"({p} IN ${name}v OR {x} IN ${name}t)"
+    elif condition.op == "ne":
+        if _safe_inequality(value):
+            params[f"{name}v"] = value
+            known = f"({x} IS NOT NULL OR {p} <> ${name}v)"
+        else:
+            known = found
+    else:
+        known = _ordered(condition.op, value, p, x, f"{name}v", params) or found
+    return "(" + " OR ".join([known, *unknown]) + ")"
+
+
+def _equal_to(values: Iterable[Any]) -> tuple[list[Any], set[str]] | None:
+    """Cypher scalars and tags of every stored value Python may find equal to one of ``values``."""
+    scalars: list[Any] = []
+    tags: set[str] = set()
+    for value in values:
+        if isinstance(value, bool):
+            scalars += [value, int(value)]  # True == 1 == 1.0 in Python, not in Cypher
+        elif isinstance(value, int):
+            if _INT64_MIN <= value <= _INT64_MAX:
+                scalars.append(value)
+                scalars += [bool(value)] if value in (0, 1) else []
+            else:
+                scalars.append(float(value))
+                tags.add("number")
+        elif isinstance(value, float):
+            scalars.append(value)
+            scalars += [bool(value)] if value in (0.0, 1.0) else []
+            tags.add("number")
+        elif isinstance(value, str):
+            if _encodable(value):
+                scalars.append(value)
+            else:
+                tags.add("string")
+        elif value is None:
+            tags.add("null")
+        elif isinstance(value, Mapping):
+            tags |= {"object", "component"}
+        elif isinstance(value, list | tuple):
+            tags.add("array")
+        else:
+            return None
+    return scalars, tags
+
+
+def _safe_inequality(value: Any) -> bool:
+    """Whether Cypher's ``<>`` holds whenever Python's ``!=`` does, for any stored scalar."""
+    if isinstance(value, str):
+        return _encodable(value)
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return abs(value) <= _EXACT_FLOAT
+    if isinstance(value, float):  # an int64 beyond 2**53 may round onto an integral float
+        return abs(value) < _EXACT_FLOAT and not value.is_integer()
+    return False
+
+
+def _ordered(op: str, value: Any, p: str, x: str, key: str, params: dict[str, Any]) -> str | None:
+    """The pre-selection of lt/le/gt/ge, or None to fall back to "the path exists"."""
+    sign = "<=" if op in ("lt", "le") else ">="  # never strict: Cypher compares int and float as doubles
+    if isinstance(value, int | float) and (not isinstance(value, int) or _INT64_MIN <= value <= _INT64_MAX):
+        params[key] = int(value) if isinstance(value, bool) else value
+        return f"({p} {sign} ${key} OR {p} IN [true, false] OR {x} = 'number')"  # bools are ints
+    if isinstance(value, str) and _encodable(value):
+        params[key] = value
+        return f"({p} {sign} ${key} OR {x} = 'string')"
+    if isinstance(value, list):
+        return f"{x} = 'array'"
+    return None

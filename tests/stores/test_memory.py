@@ -1,0 +1,488 @@
+"""What only the memory store does: the journal (replay, torn tails, corruption, crashes), history, as_of.
+
+The contract every store shares is in test_contract.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import textwrap
+import zlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from dtgraph.graph.records import Relationship, Twin
+from dtgraph.stores.base import Batch, Capabilities, Change, Filter, Store
+from dtgraph.stores.errors import StoreCorrupted, StoreError, UnsupportedOperation
+from dtgraph.stores.memory import JOURNAL_NAME, MemoryStore
+from tests.stores.models import ASSET, BATCHES, MACHINE, MODELS, PUMP
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Clock:
+    """A clock the test moves: each call returns the current time, then advances a minute."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        now = self.now
+        self.now += timedelta(minutes=1)
+        return now
+
+
+def state(store: Store) -> tuple[Any, ...]:
+    twins = sorted((t.id, t.model, dict(t.properties)) for t in store.snapshot() if isinstance(t, Twin))
+    rels = sorted(
+        (r.source, r.id, r.target, r.name, dict(r.properties))
+        for r in store.snapshot()
+        if isinstance(r, Relationship)
+    )
+    return store.model_documents(), twins, rels, store.counts()
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+def fill(path: Path, batches: list[Batch] = BATCHES, **options: Any) -> list[tuple[Any, ...]]:
+    """Apply ``batches`` one by one; the state after each."""
+    states = []
+    with MemoryStore(path, **options) as store:
+        assert isinstance(store, MemoryStore)
+        for batch in batches:
+            store.apply(batch)
+            states.append(state(store))
+    return states
+
+
+def reopened(path: Path) -> tuple[Any, ...]:
+    with MemoryStore(path) as store:
+        assert isinstance(store, MemoryStore)
+        return state(store)
+
+
+def frame_offsets(path: Path) -> list[int]:
+    """The byte offset of each frame, read the simple way (header, then length-prefixed frames)."""
+    data = (path / JOURNAL_NAME).read_bytes()
+    offsets, offset = [], len(b"dtgraph journal 1\n")
+    while offset < len(data):
+        offsets.append(offset)
+        offset += 12 + int.from_bytes(data[offset + 4 : offset + 8], "big")
+    assert offset == len(data)
+    return offsets
+
+
+# --- the journal ---------------------------------------------------------------------------------------
+
+
+def test_capabilities() -> None:
+    assert MemoryStore().capabilities == Capabilities(history=True, persistent=False)
+
+
+def test_capabilities_of_a_persistent_store(data: Path) -> None:
+    with MemoryStore(data) as store:
+        assert store.capabilities == Capabilities(history=True, persistent=True)
+
+
+def test_a_reopened_store_replays_its_journal(data: Path) -> None:
+    states = fill(data, fsync=True)
+    assert reopened(data) == states[-1]
+    assert reopened(data) == states[-1]  # replay itself writes nothing
+
+
+def test_history_survives_a_reopen(data: Path) -> None:
+    with MemoryStore(data, clock=Clock()) as store:
+        for batch in BATCHES:
+            store.apply(batch)
+        before = [store.history(t) for t in ("a", "m", "p", "x")]
+    with MemoryStore(data) as store:
+        assert [store.history(t) for t in ("a", "m", "p", "x")] == before
+
+
+def test_writes_continue_after_a_reopen(data: Path) -> None:
+    fill(data, BATCHES[:3])
+    states = fill(data, BATCHES[3:])
+    assert reopened(data) == states[-1] == fill(data.parent / "other", BATCHES)[-1]
+
+
+@pytest.mark.parametrize("cut", [1, 5, 11, 12, 13, -1])
+def test_a_torn_last_frame_is_dropped(data: Path, cut: int) -> None:
+    states = fill(data)
+    journal = data / JOURNAL_NAME
+    last = frame_offsets(data)[-1]
+    size = journal.stat().st_size
+    os.truncate(journal, last + cut if cut > 0 else size + cut)
+    assert reopened(data) == states[-2]
+    assert journal.stat().st_size == last  # cut back to the last complete batch
+    with MemoryStore(data) as store:
+        store.apply(BATCHES[-1])
+    assert reopened(data) == states[-1]
+
+
+@pytest.mark.parametrize("garbage", [b"\0", b"x" * 100, b"DTJ1", b"DTJ1\0\0\0\x05\0\0\0\0{}", b"\xff" * 13])
+def test_garbage_after_the_last_frame_is_dropped(data: Path, garbage: bytes) -> None:
+    states = fill(data)
+    with (data / JOURNAL_NAME).open("ab") as file:
+        file.write(garbage)
+    assert reopened(data) == states[-1]
+
+
+def test_a_torn_header_is_an_empty_journal(data: Path) -> None:
+    data.mkdir()
+    (data / JOURNAL_NAME).write_bytes(b"dtgraph jou")
+    assert reopened(data)[3] == {"models": 0, "twins": 0, "relationships": 0}
+    assert fill(data)[-1] == reopened(data)
+
+
+def test_damage_in_the_middle_is_corruption(data: Path) -> None:
+    fill(data)
+    journal = data / JOURNAL_NAME
+    second = frame_offsets(data)[1]
+    raw = bytearray(journal.read_bytes())
+    raw[second + 20] ^= 0x01  # one bit of the second batch's payload
+    journal.write_bytes(bytes(raw))
+    with pytest.raises(StoreCorrupted, match=f"byte {second}"):
+        MemoryStore(data)
+    assert journal.read_bytes() == bytes(raw)  # nothing is cut off a corrupted journal
+
+
+def test_a_damaged_length_in_the_middle_is_corruption(data: Path) -> None:
+    fill(data)
+    journal = data / JOURNAL_NAME
+    first = frame_offsets(data)[0]
+    raw = bytearray(journal.read_bytes())
+    raw[first + 4 : first + 8] = (2**31).to_bytes(4, "big")  # a length past the end of the file
+    journal.write_bytes(bytes(raw))
+    with pytest.raises(StoreCorrupted):
+        MemoryStore(data)
+
+
+def test_a_file_that_is_not_a_journal_is_refused(data: Path) -> None:
+    data.mkdir()
+    (data / JOURNAL_NAME).write_bytes(b'{"some": "json"}\n')
+    with pytest.raises(StoreCorrupted, match="not a dtgraph journal"):
+        MemoryStore(data)
+
+
+def test_a_frame_that_cannot_be_replayed_is_corruption(data: Path) -> None:
+    """A checksum-valid frame that breaks a rule (here a relationship to no twin) means a damaged history."""
+    payload = b'{"time":"2026-01-01T00:00:00+00:00","relationships":[["r","a","b","feeds",{}]]}'
+    data.mkdir()
+    frame = b"DTJ1" + len(payload).to_bytes(4, "big") + zlib.crc32(payload).to_bytes(4, "big") + payload
+    (data / JOURNAL_NAME).write_bytes(b"dtgraph journal 1\n" + frame)
+    with pytest.raises(StoreCorrupted, match=r"batch 1 .* cannot be replayed"):
+        MemoryStore(data)
+
+
+def test_a_data_directory_is_used_by_one_store_at_a_time(data: Path) -> None:
+    with MemoryStore(data), pytest.raises(StoreError, match="in use"):
+        MemoryStore(data)
+    MemoryStore(data).close()
+
+
+def test_a_closed_store_refuses_writes(data: Path) -> None:
+    store = MemoryStore(data)
+    store.close()
+    with pytest.raises(StoreError):
+        store.apply(BATCHES[0])
+
+
+def test_a_batch_that_is_not_json_writes_nothing(data: Path) -> None:
+    with MemoryStore(data) as store:
+        store.apply(BATCHES[1])
+        with pytest.raises(StoreError, match="JSON"):
+            store.apply(Batch(twins=[Twin("bad", ASSET, {"when": datetime.now(UTC)})]))
+        assert store.get_twin("bad") is None
+    assert reopened(data)[1] == [
+        ("a", ASSET, {"name": "crane", "serial": 1}),
+        ("m", MACHINE, {"temperature": 20.5}),
+    ]
+
+
+_CRASH = textwrap.dedent(
+    """
+    import os, sys
+    from pathlib import Path
+    from tests.stores.models import BATCHES
+    from dtgraph.stores.memory import MemoryStore
+
+    store = MemoryStore(Path(sys.argv[1]))
+    for batch in BATCHES[:-1]:
+        store.apply(batch)
+    real_write, keep = os.write, int(sys.argv[2])
+
+    def torn_write(fd, data):  # the machine dies part-way through the last batch's frame
+        real_write(fd, bytes(data)[:keep])
+        os._exit(17)
+
+    os.write = torn_write
+    store.apply(BATCHES[-1])
+    """
+)
+
+
+@pytest.mark.parametrize("keep", [0, 3, 12, 40])
+def test_a_process_killed_while_writing_a_batch_loses_only_that_batch(data: Path, keep: int) -> None:
+    run = subprocess.run([sys.executable, "-c", _CRASH, str(data), str(keep)], cwd=REPO, capture_output=True)
+    assert run.returncode == 17, run.stderr.decode()
+    assert reopened(data) == fill(data.parent / "expected", BATCHES[:-1])[-1]
+
+
+def test_a_failure_while_committing_rolls_back_memory_and_journal(
+    data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = MemoryStore(data)
+    for batch in BATCHES[:-1]:
+        store.apply(batch)
+    before = state(store)
+    size = (data / JOURNAL_NAME).stat().st_size
+    calls = 0
+    real = MemoryStore._put_relationship
+
+    def failing(self: MemoryStore, rel: Relationship) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise KeyboardInterrupt  # an interrupt half-way through the relationships
+        real(self, rel)
+
+    monkeypatch.setattr(MemoryStore, "_put_relationship", failing)
+    batch = Batch(
+        delete_twins=["m"],
+        twins=[Twin("x", ASSET), Twin("a", MACHINE, {"temperature": 1.0})],
+        relationships=[Relationship("n1", "x", "a", "feeds"), Relationship("n2", "a", "x", "feeds")],
+        delete_relationships=[("a", "r1")],
+    )
+    with pytest.raises(KeyboardInterrupt):
+        store.apply(batch)
+    assert state(store) == before
+    assert (data / JOURNAL_NAME).stat().st_size == size
+    assert store.history("x") == []
+    monkeypatch.undo()
+    store.apply(batch)
+    after = state(store)
+    store.close()
+    assert reopened(data) == after
+
+
+# --- history and as_of ---------------------------------------------------------------------------------
+
+
+def test_history_lists_a_twin_and_its_outgoing_relationships() -> None:
+    clock = Clock()
+    store = MemoryStore(clock=clock)
+    for batch in BATCHES:
+        store.apply(batch)
+    t = [datetime(2026, 1, 1, 0, minute, tzinfo=UTC) for minute in range(len(BATCHES))]
+    a1, a2 = BATCHES[1].twins[0], BATCHES[3].twins[0]
+    r1, r1b = BATCHES[2].relationships[0], BATCHES[3].relationships[0]
+    assert store.history("a") == [
+        Change(t[1], "upsert", twin=a1, twin_id="a"),
+        Change(t[2], "upsert", relationship=r1, relationship_key=("a", "r1")),
+        Change(t[3], "upsert", twin=a2, twin_id="a"),
+        Change(t[3], "upsert", relationship=r1b, relationship_key=("a", "r1")),
+    ]
+    m = BATCHES[1].twins[1]
+    r2 = BATCHES[2].relationships[1]
+    assert store.history("m") == [
+        Change(t[1], "upsert", twin=m, twin_id="m"),
+        Change(t[2], "upsert", relationship=r2, relationship_key=("m", "r2")),
+        Change(t[4], "delete", relationship_key=("m", "r2")),  # went with its twin
+        Change(t[4], "delete", twin_id="m"),
+    ]
+    assert store.history("nobody") == []
+    assert all(c.time.tzinfo is UTC for c in store.history("p"))
+
+
+def test_as_of_reads_the_past_and_refuses_writes() -> None:
+    clock = Clock()
+    store = MemoryStore(clock=clock)
+    states = []
+    for batch in BATCHES:
+        store.apply(batch)
+        states.append(state(store))
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    assert state(store.as_of(start - timedelta(seconds=1)))[3] == {
+        "models": 0,
+        "twins": 0,
+        "relationships": 0,
+    }
+    for i, expected in enumerate(states):
+        view = store.as_of(start + timedelta(minutes=i, seconds=30))
+        assert isinstance(view, MemoryStore)
+        assert state(view) == expected
+    past = store.as_of(start + timedelta(minutes=2))  # exactly the time of the third batch: included
+    assert state(past) == states[2]
+    assert [t.id for t in past.query_twins(ASSET).twins] == ["a", "m", "p"]
+    assert past.get_relationships([("a", "r1")])[("a", "r1")].target == "m"
+    assert past.capabilities.persistent is False
+    with pytest.raises(UnsupportedOperation):
+        past.apply(Batch(twins=[Twin("z", ASSET)]))
+    assert store.as_of(datetime(2026, 1, 1, 0, 1)).counts()["twins"] == 2  # naive times are UTC
+
+
+def test_times_never_go_backwards() -> None:
+    times = iter([datetime(2026, 1, 2, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC)])
+    store = MemoryStore(clock=lambda: next(times))
+    store.apply(BATCHES[1])
+    store.apply(Batch(twins=[Twin("a", ASSET)]))
+    assert [c.time for c in store.history("a")] == [datetime(2026, 1, 2, tzinfo=UTC)] * 2
+
+
+# --- models --------------------------------------------------------------------------------------------
+
+
+def test_subtypes_still_resolve_when_the_models_no_longer_parse() -> None:
+    store = MemoryStore()
+    store.apply(Batch(models=MODELS, twins=[Twin("a", ASSET), Twin("m", MACHINE), Twin("p", PUMP)]))
+    store.apply(Batch(delete_models=[ASSET]))  # Machine now extends a model the store does not hold
+    assert [t.id for t in store.query_twins(ASSET).twins] == ["a", "m", "p"]
+    assert [t.id for t in store.query_twins(MACHINE).twins] == ["m", "p"]
+
+
+def test_query_limits_are_bounded() -> None:
+    store = MemoryStore()
+    store.apply(Batch(twins=[Twin(f"t{i:05d}", ASSET) for i in range(1500)]))
+    page = store.query_twins(limit=10**6)
+    assert len(page.twins) == 1000
+    assert page.cursor == "t00999"
+    with pytest.raises(ValueError):
+        store.query_twins(limit=0)
+
+
+# --- against a reference model -------------------------------------------------------------------------
+
+_IDS = st.sampled_from(["a", "b", "c", "d", "e"])
+_MODELS = st.sampled_from([ASSET, MACHINE, PUMP])
+_PROPS = st.dictionaries(
+    st.sampled_from(["n", "s"]), st.one_of(st.integers(-2, 2), st.text("xy", max_size=2)), max_size=2
+)
+_TWINS = st.builds(Twin, _IDS, _MODELS, _PROPS)
+_RELS = st.builds(
+    Relationship, st.sampled_from(["r", "s"]), _IDS, _IDS, st.sampled_from(["feeds", "partOf"]), _PROPS
+)
+_BATCHES = st.builds(
+    Batch,
+    twins=st.lists(_TWINS, max_size=4),
+    delete_twins=st.lists(_IDS, max_size=2),
+    relationships=st.lists(_RELS, max_size=4),
+    delete_relationships=st.lists(st.tuples(_IDS, st.sampled_from(["r", "s"])), max_size=2),
+)
+
+
+class Reference:
+    """The batch semantics in a few lines of dicts: deletions, cascades, then upserts, or nothing."""
+
+    def __init__(self) -> None:
+        self.twins: dict[str, Twin] = {}
+        self.rels: dict[tuple[str, str], Relationship] = {}
+
+    def apply(self, batch: Batch) -> bool:
+        twins, rels = dict(self.twins), dict(self.rels)
+        for key in batch.delete_relationships:
+            rels.pop(key, None)
+        for twin_id in batch.delete_twins:
+            twins.pop(twin_id, None)
+            rels = {k: r for k, r in rels.items() if twin_id not in (r.source, r.target)}
+        twins.update((t.id, t) for t in batch.twins)
+        rels.update((r.key, r) for r in batch.relationships)
+        if any(r.source not in twins or r.target not in twins for r in rels.values()):
+            return False
+        self.twins, self.rels = twins, rels
+        return True
+
+
+class StoreMachine(RuleBasedStateMachine):
+    """Random batches against MemoryStore (persistent) and the reference; reopen at any point."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        import tempfile
+
+        self.directory = Path(tempfile.mkdtemp(prefix="dtgraph-memory-"))
+        self.store = MemoryStore(self.directory, fsync=False)
+        self.reference = Reference()
+
+    @rule(batch=_BATCHES)
+    def apply(self, batch: Batch) -> None:
+        if self.reference.apply(batch):
+            self.store.apply(batch)
+        else:
+            with pytest.raises(StoreError):
+                self.store.apply(batch)
+
+    @precondition(lambda self: self.reference.twins)
+    @rule()
+    def reopen(self) -> None:
+        self.store.close()
+        self.store = MemoryStore(self.directory, fsync=False)
+
+    @rule(twin_id=_IDS, direction=st.sampled_from(["out", "in", "both"]))
+    def relationships_agree(self, twin_id: str, direction: Any) -> None:
+        got = self.store.relationships([twin_id], direction=direction).get(twin_id, [])
+        expected = sorted(
+            (
+                r
+                for r in self.reference.rels.values()
+                if (direction != "in" and r.source == twin_id) or (direction != "out" and r.target == twin_id)
+            ),
+            key=lambda r: r.key,
+        )
+        assert got == expected
+
+    @rule(model=_MODELS, value=st.integers(-2, 2))
+    def queries_agree(self, model: str, value: int) -> None:
+        where = [Filter("n", "ge", value)]
+        page = self.store.query_twins(model, include_subtypes=False, where=where)
+        expected = sorted(
+            t.id for t in self.reference.twins.values() if t.model == model and where[0].matches(t.properties)
+        )
+        assert [t.id for t in page.twins] == expected
+
+    @invariant()
+    def same_graph(self) -> None:
+        assert self.store.get_twins(["a", "b", "c", "d", "e"]) == self.reference.twins
+        assert self.store.get_relationships(list(self.reference.rels)) == self.reference.rels
+        assert self.store.counts() == {
+            "models": 0,
+            "twins": len(self.reference.twins),
+            "relationships": len(self.reference.rels),
+        }
+        assert [t.id for t in self.store.query_twins().twins] == sorted(self.reference.twins)
+
+    def teardown(self) -> None:
+        self.store.close()
+        import shutil
+
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+StoreMachine.TestCase.settings = settings(max_examples=60, stateful_step_count=15, deadline=None)
+TestStoreMachine = StoreMachine.TestCase
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(batches=st.lists(_BATCHES, max_size=8))
+def test_replay_rebuilds_the_same_state_and_history(tmp_path: Path, batches: list[Batch]) -> None:
+    directory = tmp_path / f"run-{len(list(tmp_path.iterdir()))}"
+    with MemoryStore(directory, fsync=False, clock=Clock()) as store:
+        assert isinstance(store, MemoryStore)
+        for batch in batches:
+            with contextlib.suppress(StoreError):
+                store.apply(batch)
+        expected = state(store), [store.history(i) for i in "abcde"]
+    with MemoryStore(directory) as store:
+        assert isinstance(store, MemoryStore)
+        assert (state(store), [store.history(i) for i in "abcde"]) == expected

@@ -1,0 +1,350 @@
+"""Neo4j-specific behaviour of ``Neo4jStore`` (the shared contract is in ``test_contract.py``).
+
+These tests use the session's real Neo4j (``neo4j_uri``/``neo4j_auth``); they fail, never skip, without it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import neo4j
+import pytest
+
+from dtgraph.graph.records import Relationship, Twin
+from dtgraph.stores.base import Batch, Filter
+from dtgraph.stores.errors import StoreError, StoreUnavailable
+from dtgraph.stores.neo4j import Neo4jStore, model_label, relationship_type
+
+ASSET = "dtmi:test:Asset;1"
+MACHINE = "dtmi:test:Machine;1"
+PUMP = "dtmi:test:Pump;1"
+MODELS: list[dict[str, Any]] = [
+    {"@context": "dtmi:dtdl:context;3", "@id": ASSET, "@type": "Interface", "contents": []},
+    {"@context": "dtmi:dtdl:context;3", "@id": MACHINE, "@type": "Interface", "extends": ASSET},
+    {"@context": "dtmi:dtdl:context;3", "@id": PUMP, "@type": "Interface", "extends": [MACHINE]},
+]
+
+HOSTILE = [
+    "x`]->() DETACH DELETE n //",
+    "a` DETACH DELETE n WITH 1 AS x MATCH (n) DETACH DELETE n //",
+    "quote \" and ' and `` backticks",
+    "new\nline\r\n} ) ] {",
+    "dtmi:com:example:Thermostat;1`:Twin) DETACH DELETE t //",
+    "",
+    " ",
+    "ünïcödé 😀 名前",
+    "$param {x: 1}",
+    "\\u0060 \\` end\\",
+]
+
+
+@pytest.fixture
+def store(neo4j_uri: str, neo4j_auth: tuple[str, str] | None) -> Iterator[Neo4jStore]:
+    made = Neo4jStore(neo4j_uri, auth=neo4j_auth, database="neo4j", batch_size=7)  # small: many chunks
+    made.wipe()
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+def cypher(uri: str, auth: tuple[str, str] | None, query: str, **params: Any) -> list[dict[str, Any]]:
+    with neo4j.GraphDatabase.driver(uri, auth=auth) as driver:
+        records, _, _ = driver.execute_query(query, params, database_="neo4j")
+    return [record.data() for record in records]
+
+
+# --- labels and types ------------------------------------------------------------------------------
+
+
+def test_model_labels_read_back_for_plain_dtmis() -> None:
+    assert model_label("dtmi:com:example:Thermostat;1") == "M_com_example_Thermostat_1"
+    assert model_label("dtmi:digitaltwins:rec_3_3:core:Space;12") == "M_digitaltwins_rec__3__3_core_Space_12"
+    assert relationship_type("feeds") == "R_feeds"
+    assert relationship_type("is_part_of") == "R_is_part_of"
+
+
+def test_labels_are_safe_and_injective() -> None:
+    dtmis = [
+        "dtmi:a_b:c;1",
+        "dtmi:a:b_c;1",
+        "dtmi:a:b:c;1",
+        "dtmi:a:b;11",
+        "dtmi:a:b1;1",
+        "dtmi:a:b;1.1",
+        "dtmi:a:b;1_1",
+        "dtmi:a__b:c;1",
+        "dtmi:a:_b;1",
+        *HOSTILE,
+    ]
+    names = ["feeds", "feeds_", "_feeds", "feeds_h", "a b", "a_b", *HOSTILE]
+    for make, texts in ((model_label, dtmis), (relationship_type, names)):
+        tokens = [make(text) for text in texts]
+        assert len(set(tokens)) == len(texts), tokens
+        for token in tokens:
+            assert re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", token), token
+
+
+def test_hostile_names_are_stored_verbatim_and_run_nothing(
+    store: Neo4jStore, neo4j_uri: str, neo4j_auth: tuple[str, str] | None
+) -> None:
+    twins = [Twin(f"t{i}", dtmi or "dtmi:x:Empty;1", {"name": dtmi}) for i, dtmi in enumerate(HOSTILE)]
+    models = [{"@id": t.model, "@type": "Interface", "extends": ASSET} for t in twins]
+    bystander = Twin("bystander", ASSET, {})
+    rels = [
+        Relationship(f"r{i}`) DETACH DELETE n //", twins[i].id, twins[(i + 1) % len(twins)].id, name or "x")
+        for i, name in enumerate(HOSTILE)
+    ]
+    store.apply(Batch(models=[*MODELS, *models], twins=[*twins, bystander], relationships=rels))
+
+    assert store.counts() == {
+        "models": len(MODELS) + len(models),
+        "twins": len(twins) + 1,
+        "relationships": len(rels),
+    }
+    assert store.get_twins([t.id for t in twins]) == {t.id: t for t in twins}
+    assert store.get_relationships([r.key for r in rels]) == {r.key: r for r in rels}
+    for twin, rel in zip(twins, rels, strict=True):
+        assert store.query_twins(twin.model).twins == [twin]
+        assert store.relationships([twin.id], name=rel.name) == {twin.id: [rel]}
+    assert [t.id for t in store.query_twins(ASSET, limit=1000).twins] == sorted(
+        ["bystander", *(t.id for t in twins)]
+    )
+    assert [d["@id"] for d in store.model_documents()] == [d["@id"] for d in [*MODELS, *models]]
+    types = {
+        row["type"]
+        for row in cypher(neo4j_uri, neo4j_auth, "MATCH ()-[r]->() RETURN DISTINCT type(r) AS type")
+    }
+    assert all(re.fullmatch(r"R_[A-Za-z0-9_]+|EXTENDS", t) for t in types)
+
+    store.apply(Batch(delete_relationships=[r.key for r in rels]))
+    assert store.counts()["relationships"] == 0
+    assert store.counts()["twins"] == len(twins) + 1
+
+
+def test_twins_carry_the_labels_of_their_model_and_its_ancestors(
+    store: Neo4jStore, neo4j_uri: str, neo4j_auth: tuple[str, str] | None
+) -> None:
+    store.apply(Batch(models=MODELS, twins=[Twin("p", PUMP, {}), Twin("a", ASSET, {})]))
+    rows = cypher(neo4j_uri, neo4j_auth, "MATCH (t:Twin) RETURN t.id AS id, labels(t) AS labels")
+    labels = {row["id"]: set(row["labels"]) for row in rows}
+    assert labels["p"] == {"Twin", "M_test_Pump_1", "M_test_Machine_1", "M_test_Asset_1"}
+    assert labels["a"] == {"Twin", "M_test_Asset_1"}
+    extends = cypher(
+        neo4j_uri, neo4j_auth, "MATCH (a:Model)-[:EXTENDS]->(b:Model) RETURN a.id AS a, b.id AS b"
+    )
+    assert sorted((e["a"], e["b"]) for e in extends) == [(MACHINE, ASSET), (PUMP, MACHINE)]
+
+
+def test_twins_are_relabelled_when_their_ancestry_changes(store: Neo4jStore) -> None:
+    pump = next(m for m in MODELS if m["@id"] == PUMP)
+    store.apply(Batch(models=[pump], twins=[Twin("p", PUMP, {})]))
+    assert store.query_twins(ASSET).twins == []  # the bases are not known yet
+
+    store.apply(Batch(models=[m for m in MODELS if m["@id"] != PUMP]))
+    assert [t.id for t in store.query_twins(ASSET).twins] == ["p"]
+    assert [t.id for t in store.query_twins(MACHINE).twins] == ["p"]
+
+    store.apply(Batch(delete_models=[MACHINE]))  # Pump no longer reaches Asset
+    assert store.query_twins(ASSET).twins == []
+    assert store.query_twins(MACHINE).twins == []  # a model without a document still has its own twins
+    assert [t.id for t in store.query_twins(PUMP).twins] == ["p"]
+
+    standalone = {**pump, "extends": []}
+    store.apply(Batch(models=[next(m for m in MODELS if m["@id"] == MACHINE), standalone]))
+    assert store.query_twins(MACHINE).twins == []
+    store.apply(Batch(twins=[Twin("p", MACHINE, {})]))  # a new model replaces the labels too
+    assert [t.id for t in store.query_twins(ASSET).twins] == ["p"]
+    assert store.query_twins(PUMP).twins == []
+
+
+# --- values ----------------------------------------------------------------------------------------
+
+NESTED: dict[str, Any] = {
+    "nameplate": {"$metadata": {"lastUpdateTime": "2024-01-01T00:00:00Z"}, "year": 2020, "maker": "Ä & Ω"},
+    "map": {"sensor-1": {"value": 1.5}, "sensor.2": [1, 2, 3], "": None},
+    "objects": [{"a": 1}, {"b": [True, False, None]}, []],
+    "unicode": "😀 名前 \u0301 \u200f RTL \x00 nul",
+    "surrogate": "\ud800 lone",
+    "int64": [2**63 - 1, -(2**63)],
+    "bigint": 2**64 + 1,
+    "floats": [0.1, 1e308, -0.0, 5e-324, 1.0, float("inf"), -float("inf")],
+    "empty": {"text": "", "list": [], "object": {}},
+    "dotted.key": 1,
+    "true": True,
+    "null": None,
+}
+
+
+def test_values_round_trip_exactly(store: Neo4jStore) -> None:
+    twin = Twin("nested", MACHINE, NESTED)
+    rel = Relationship("r", "nested", "nested", "feeds", {"rate": NESTED["floats"], "meta": NESTED["map"]})
+    store.apply(Batch(twins=[twin], relationships=[rel]))
+    (got,) = store.get_twins(["nested"]).values()
+    assert json_identical(got.properties, NESTED)
+    assert json_identical(store.get_relationships([rel.key])[rel.key].properties, rel.properties)
+    snapshot = list(store.snapshot())
+    assert [type(x).__name__ for x in snapshot] == ["Twin", "Relationship"]
+    assert json_identical(snapshot[0].properties, NESTED)
+    assert store.relationships(["nested"], direction="both") == {"nested": [rel]}  # a loop, listed once
+
+
+def json_identical(a: Any, b: Any) -> bool:
+    """Equal with types kept apart (1 vs 1.0 vs True) and -0.0 vs 0.0 told apart."""
+    if type(a) is not type(b) and not (isinstance(a, dict) and isinstance(b, dict)):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(json_identical(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(json_identical(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float):
+        return math.copysign(1, a) == math.copysign(1, b) and (a == b or (math.isnan(a) and math.isnan(b)))
+    return bool(a == b)
+
+
+# --- filters agree with Filter.matches -------------------------------------------------------------
+
+VALUES: list[Any] = [
+    True,
+    False,
+    0,
+    1,
+    2,
+    -1,
+    1.0,
+    0.0,
+    2.5,
+    2**53,
+    2**53 + 1,
+    float(2**53),
+    2**63 - 1,
+    2**64,
+    "",
+    "a",
+    "b",
+    "\uffff",
+    "😀",
+    None,
+    [1],
+    [1, 2],
+    {"x": 1},
+    {"$metadata": {}, "x": 1},
+]
+
+
+def value_twins() -> list[Twin]:
+    twins = [Twin("none", ASSET, {})]
+    for i, value in enumerate(VALUES):
+        twins.append(
+            Twin(f"v{i:02d}", ASSET, {"v": value, "c": {"$metadata": {}, "v": value}, "o": {"v": value}})
+        )
+    return twins
+
+
+def test_filters_agree_with_the_reference_semantics(store: Neo4jStore) -> None:
+    twins = value_twins()
+    store.apply(Batch(models=MODELS, twins=twins))
+    operands: list[Any] = [*VALUES, 1.5, 2**53 - 1, float(2**53 + 2), "aa", (1,)]
+    cases = [
+        *(
+            Filter(path, op, operand)
+            for path, op, operand in itertools.product(
+                ["v", "c.v", "o.v"], ["eq", "ne", "lt", "le", "gt", "ge"], operands
+            )
+        ),
+        *(
+            Filter(path, "exists", flag)
+            for path in ["v", "c.v", "o.v", "c.v.x", "o.v.x", "zz"]
+            for flag in (True, False)
+        ),
+        Filter("v", "in", [True, "a", None, [1]]),
+        Filter("v", "in", [2**64, 2.5]),
+        Filter("c.v", "in", ({"x": 1}, 0)),
+        Filter("o.v", "in", [2]),
+        Filter("c.v.x", "eq", 1),
+        Filter("o.v.x", "eq", 1),
+        Filter("v.x", "eq", 1),
+    ]
+    mismatches = []
+    for condition in cases:
+        expected = [t.id for t in twins if condition.matches(t.properties)]
+        got = [t.id for t in store.query_twins(ASSET, where=[condition], limit=1000).twins]
+        if got != expected:
+            mismatches.append((condition, got, expected))
+    assert mismatches == []
+
+
+def test_paging_continues_past_candidates_the_filter_rejects(store: Neo4jStore) -> None:
+    # Cypher pre-selects every boolean for a numeric range; Python keeps only those in range
+    twins = [Twin(f"t{i:03d}", ASSET, {"v": [True, False, 5][i % 3]}) for i in range(60)]
+    store.apply(Batch(models=MODELS, twins=twins))
+    condition = Filter("v", "gt", 2)
+    expected = [t.id for t in twins if condition.matches(t.properties)]
+    got: list[str] = []
+    cursor = None
+    while True:
+        page = store.query_twins(ASSET, where=[condition], limit=3, after=cursor)
+        got += [t.id for t in page.twins]
+        if page.cursor is None:
+            break
+        cursor = page.cursor
+    assert got == expected
+
+
+# --- transactions and errors -----------------------------------------------------------------------
+
+
+def test_a_failing_batch_writes_nothing(store: Neo4jStore) -> None:
+    store.apply(Batch(models=MODELS, twins=[Twin("a", ASSET, {"name": "old"})]))
+    before = store.counts()
+    failing = Batch(
+        models=[{**MODELS[0], "comment": "changed"}],
+        twins=[Twin("a", ASSET, {"name": "new"}), *(Twin(f"n{i}", ASSET, {}) for i in range(20))],
+        relationships=[Relationship("r", "a", "missing", "feeds")],
+        delete_twins=["zz"],
+    )
+    with pytest.raises(StoreError, match="needs twin 'missing'"):
+        store.apply(failing)
+    assert store.counts() == before
+    assert store.get_twin("a") == Twin("a", ASSET, {"name": "old"})
+    assert "comment" not in store.model_documents()[0]
+
+
+def test_server_errors_become_store_errors(store: Neo4jStore) -> None:
+    store.apply(Batch(twins=[Twin("a", ASSET, {})]))
+    with pytest.raises(StoreError) as caught:  # a twin id beyond the index key size limit
+        store.apply(Batch(twins=[Twin("x" * 40_000, ASSET, {}), Twin("b", ASSET, {})]))
+    assert not isinstance(caught.value, StoreUnavailable)
+    assert isinstance(caught.value.__cause__, neo4j.exceptions.Neo4jError)
+    assert set(store.get_twins(["a", "b"])) == {"a"}
+
+
+def test_an_unreachable_server_is_unavailable() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(StoreUnavailable, match=f"127.0.0.1:{port}") as caught:
+        Neo4jStore(f"bolt://127.0.0.1:{port}", auth=("neo4j", "x"))
+    assert isinstance(caught.value.__cause__, neo4j.exceptions.ServiceUnavailable)
+
+
+def test_wrong_credentials_are_unavailable(neo4j_uri: str, neo4j_auth: tuple[str, str] | None) -> None:
+    if neo4j_auth is None:
+        pytest.fail("this test needs a Neo4j with authentication (scripts/neo4j start without --no-auth)")
+    with pytest.raises(StoreUnavailable) as caught:
+        Neo4jStore(neo4j_uri, auth=(neo4j_auth[0], neo4j_auth[1] + "-wrong"))
+    assert isinstance(caught.value.__cause__, neo4j.exceptions.AuthError)
+
+
+def test_an_abandoned_snapshot_leaves_the_store_usable(store: Neo4jStore) -> None:
+    store.apply(Batch(twins=[Twin(f"t{i}", ASSET, {}) for i in range(50)]))
+    stream = store.snapshot()
+    assert isinstance(next(stream), Twin)
+    stream.close()
+    store.apply(Batch(twins=[Twin("after", ASSET, {})]))
+    assert store.counts()["twins"] == 51
