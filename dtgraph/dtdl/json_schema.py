@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, time
 from functools import lru_cache
 from typing import Any
@@ -17,7 +17,7 @@ from jsonschema import Draft202012Validator, FormatChecker, ValidationError, val
 
 from dtgraph.dtdl.model import Element, Schema
 
-__all__ = ["compile_schema", "instance_errors", "pointer", "value_issues"]
+__all__ = ["compile_schema", "fast_check", "instance_errors", "pointer", "slow_value_issues", "value_issues"]
 
 _INT32 = (-(2**31), 2**31 - 1)
 _RANGES = {
@@ -224,12 +224,118 @@ def _validator(schema: Schema) -> Any:
     return _Validator(compile_schema(schema), format_checker=_FORMATS)
 
 
+Check = Callable[[Any], bool]
+
+
+def _fast_check(js: dict[str, Any], refs: dict[str, Check]) -> Check | None:
+    """A plain-Python predicate equal to validating against ``js``, or None for keywords it does not know.
+
+    Valid values are the common case on bulk loads; jsonschema, which also explains failures, then
+    runs only for the invalid ones. Tests compare the two on generated values.
+    """
+    checks: list[Check] = []
+    for keyword, arg in js.items():
+        if keyword in ("$schema", "$defs", "contentEncoding", "propertyNames"):
+            continue  # annotations, definitions read via $ref, and JSON keys that are strings anyway
+        check = _keyword_check(keyword, arg, js, refs)
+        if check is None:
+            return None
+        checks.append(check)
+    return lambda v: all(c(v) for c in checks)
+
+
+def _keyword_check(keyword: str, arg: Any, js: dict[str, Any], refs: dict[str, Check]) -> Check | None:
+    if keyword == "type":
+        return _TYPE_CHECKS[arg]
+    if keyword == "minimum":
+        return lambda v: not _is_number(None, v) or bool(v >= arg)
+    if keyword == "maximum":
+        return lambda v: not _is_number(None, v) or bool(v <= arg)
+    if keyword == "pattern":
+        rx = _regex(arg)
+        return lambda v: not isinstance(v, str) or rx.search(v) is not None
+    if keyword == "format":
+        fmt = {"date": _valid_date, "time": _valid_time, "date-time": _valid_date_time}.get(arg)
+        return (lambda v: True) if fmt is None else (lambda v: not isinstance(v, str) or fmt(v))
+    if keyword in ("enum", "const"):
+        allowed = arg if keyword == "enum" else [arg]
+        if not all(isinstance(a, str) or (isinstance(a, int) and not isinstance(a, bool)) for a in allowed):
+            return None
+        values = frozenset(allowed)
+        return lambda v: not isinstance(v, bool) and isinstance(v, (str, int, float)) and v in values
+    if keyword == "minItems":
+        return lambda v: not isinstance(v, list) or len(v) >= arg
+    if keyword == "maxItems":
+        return lambda v: not isinstance(v, list) or len(v) <= arg
+    if keyword == "items":
+        item = _fast_check(arg, refs)
+        if item is None:
+            return None
+        return lambda v: not isinstance(v, list) or all(item(x) for x in v)
+    if keyword == "properties":
+        fields: dict[str, Check] = {}
+        for name, sub in arg.items():
+            field_check = _fast_check(sub, refs)
+            if field_check is None:
+                return None
+            fields[name] = field_check
+        return lambda v: not isinstance(v, dict) or all(k not in v or f(v[k]) for k, f in fields.items())
+    if keyword == "additionalProperties":
+        known = frozenset(js.get("properties", {}))
+        if arg is False:
+            return lambda v: not isinstance(v, dict) or all(k in known for k in v)
+        extra = _fast_check(arg, refs)
+        if extra is None:
+            return None
+        return lambda v: not isinstance(v, dict) or all(extra(x) for k, x in v.items() if k not in known)
+    if keyword == "required":
+        names = tuple(arg)
+        return lambda v: not isinstance(v, dict) or all(n in v for n in names)
+    if keyword == "$ref" and arg.startswith("#/$defs/"):
+        name = arg.removeprefix("#/$defs/")
+        return lambda v: refs[name](v)
+    return None
+
+
+_TYPE_CHECKS: dict[str, Check] = {
+    "boolean": lambda v: isinstance(v, bool),
+    "integer": lambda v: (
+        (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float) and v.is_integer())
+    ),
+    "number": lambda v: _is_number(None, v),
+    "string": lambda v: isinstance(v, str),
+    "array": lambda v: isinstance(v, list),
+    "object": lambda v: isinstance(v, dict),
+}
+
+
+@lru_cache(maxsize=8192)
+def fast_check(schema: Schema) -> Check | None:
+    """The compiled plain-Python predicate of a schema (None when only jsonschema can check it)."""
+    js = compile_schema(schema)
+    refs: dict[str, Check] = {}
+    for name, sub in js.get("$defs", {}).items():
+        check = _fast_check(sub, refs)
+        if check is None:
+            return None
+        refs[name] = check
+    return _fast_check(js, refs)
+
+
 def value_issues(value: Any, schema: Schema) -> list[tuple[str, str]]:
     """(pointer below the value, message) for each way ``value`` breaks ``schema``.
 
     The schema is the one :meth:`Schema.json_schema` compiles; patterns follow ECMA 262 as JSON Schema
     says, non-finite numbers are rejected and dates and times must exist on the calendar and clock.
     """
+    check = fast_check(schema)
+    if check is not None and check(value):
+        return []
+    return slow_value_issues(value, schema)
+
+
+def slow_value_issues(value: Any, schema: Schema) -> list[tuple[str, str]]:
+    """:func:`value_issues` by jsonschema alone: the reference the fast path is tested against."""
     errors = sorted(_validator(schema).iter_errors(value), key=lambda e: [str(p) for p in e.absolute_path])
     return [(pointer(*e.absolute_path), e.message) for e in errors]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -138,27 +139,28 @@ class Interface(Element):
     contents: Mapping[str, Content] = field(default_factory=dict)
     schemas: tuple[Schema, ...] = ()
 
-    def _of(self, cls: type[Content]) -> dict[str, Any]:
-        return {n: c for n, c in self.contents.items() if isinstance(c, cls)}
+    def _of(self, cls: type[Content]) -> Mapping[str, Any]:
+        # read-only views, computed once: validation asks for them for every twin
+        return MappingProxyType({n: c for n, c in self.contents.items() if isinstance(c, cls)})
 
-    @property
-    def properties(self) -> dict[str, Property]:
+    @cached_property
+    def properties(self) -> Mapping[str, Property]:
         return self._of(Property)
 
-    @property
-    def telemetries(self) -> dict[str, Telemetry]:
+    @cached_property
+    def telemetries(self) -> Mapping[str, Telemetry]:
         return self._of(Telemetry)
 
-    @property
-    def commands(self) -> dict[str, Command]:
+    @cached_property
+    def commands(self) -> Mapping[str, Command]:
         return self._of(Command)
 
-    @property
-    def relationships(self) -> dict[str, Relationship]:
+    @cached_property
+    def relationships(self) -> Mapping[str, Relationship]:
         return self._of(Relationship)
 
-    @property
-    def components(self) -> dict[str, Component]:
+    @cached_property
+    def components(self) -> Mapping[str, Component]:
         return self._of(Component)
 
 

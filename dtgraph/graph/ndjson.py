@@ -22,6 +22,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+import orjson
+
 from dtgraph.graph.errors import GraphIssue
 from dtgraph.graph.records import RecordError, Relationship, Twin
 
@@ -54,15 +56,14 @@ def read_items(lines: Iterable[str | bytes], issues: list[GraphIssue]) -> Iterat
                 GraphIssue("lineTooLong", f"line is over {MAX_LINE_BYTES:,} bytes", "", line=number)
             )
             continue
-        text = raw.decode("utf-8", errors="strict") if isinstance(raw, bytes) else raw
-        text = text.removeprefix("\ufeff") if number == 1 else text
-        if not text.strip():
+        data = raw.encode("utf-8") if isinstance(raw, str) else raw
+        data = data.removeprefix(b"\xef\xbb\xbf") if number == 1 else data
+        if not data.strip():
             continue
         try:
-            obj = json.loads(text)
-        except (json.JSONDecodeError, RecursionError) as exc:
-            detail = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
-            issues.append(GraphIssue("malformedJson", f"not JSON: {detail}", "", line=number))
+            obj = orjson.loads(data)  # strict UTF-8 and RFC 8259 (no NaN), and fast
+        except orjson.JSONDecodeError as exc:
+            issues.append(GraphIssue("malformedJson", f"not JSON: {exc}", "", line=number))
             continue
         if not isinstance(obj, dict):
             issues.append(GraphIssue("invalidRecord", "each line must be a JSON object", "", line=number))
@@ -126,13 +127,15 @@ def read_items(lines: Iterable[str | bytes], issues: list[GraphIssue]) -> Iterat
 def write_items(
     out: TextIO,
     models: Iterable[dict[str, Any]],
-    twins: Iterable[Twin],
-    relationships: Iterable[Relationship],
+    records: Iterable[Twin | Relationship],
     *,
     author: str = "dtgraph",
     organization: str = "dtgraph",
 ) -> int:
-    """Write an import file; returns the number of records written (header excluded)."""
+    """Write an import file from models and records (twins before relationships, as a snapshot streams).
+
+    Returns the number of models and records written.
+    """
 
     def line(obj: dict[str, Any]) -> None:
         out.write(json.dumps(obj, ensure_ascii=False, separators=(",", ":")))
@@ -146,13 +149,19 @@ def write_items(
         line(model)
         count += 1
     line({"Section": "Twins"})
-    for twin in twins:
-        line(twin.to_json())
+    in_relationships = False
+    for record in records:
+        if isinstance(record, Twin):
+            if in_relationships:
+                raise ValueError("twins must come before relationships")
+            line(record.to_json())
+        else:
+            if not in_relationships:
+                line({"Section": "Relationships"})
+                in_relationships = True
+            obj = record.to_json()
+            line({"$dtId": obj.pop("$sourceId"), **obj})  # the import format names the source "$dtId"
         count += 1
-    line({"Section": "Relationships"})
-    for rel in relationships:
-        obj = rel.to_json()
-        obj["$dtId"] = obj.pop("$sourceId")  # the import format names the source "$dtId"
-        line({"$dtId": obj.pop("$dtId"), **obj})
-        count += 1
+    if not in_relationships:
+        line({"Section": "Relationships"})
     return count

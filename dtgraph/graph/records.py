@@ -22,7 +22,8 @@ class RecordError(ValueError):
 
 
 def _frozen(values: Mapping[str, Any]) -> Mapping[str, Any]:
-    return MappingProxyType(dict(values))
+    # a read-only view over a private copy; views made by the decoders below are already private
+    return values if isinstance(values, MappingProxyType) else MappingProxyType(dict(values))
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +49,7 @@ class Twin:
             raise RecordError("a twin needs a non-empty string '$dtId'")
         if not isinstance(model, str) or not model:
             raise RecordError(f"twin '{twin_id}' needs '$metadata': {{'$model': <DTMI>}}")
-        props = {k: v for k, v in obj.items() if not k.startswith("$")}
+        props = MappingProxyType({k: v for k, v in obj.items() if not k.startswith("$")})
         return cls(twin_id, model, props)
 
 
@@ -88,7 +89,7 @@ class Relationship:
             if not isinstance(value, str) or not value:
                 raise RecordError(f"a relationship needs a non-empty string '{name}'")
             values[name] = value
-        props = {k: v for k, v in obj.items() if not k.startswith("$")}
+        props = MappingProxyType({k: v for k, v in obj.items() if not k.startswith("$")})
         return cls(
             values["$relationshipId"],
             values["$sourceId"],

@@ -1,0 +1,276 @@
+"""Bulk import and export of whole graphs in the import-job NDJSON format (see :mod:`dtgraph.graph.ndjson`).
+
+An import reads the file twice. The first pass checks everything — the format, the models together
+with the stored ones, every twin against its model, every relationship against its ends, duplicate ids
+and multiplicities — holding only ids and models in memory, and reports every problem with its line.
+Only when nothing is wrong does the second pass stream the records to the store in chunks, through
+``Store.apply_stream``, which applies them as one atomic change. A rejected import writes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from dtgraph.dtdl import DtdlValidationError, ModelSet, parse
+from dtgraph.graph.errors import GraphIssue
+from dtgraph.graph.ndjson import FILE_VERSION, ImportItem, read_items, write_items
+from dtgraph.graph.records import Relationship, RelationshipKey, Twin
+from dtgraph.graph.validation import relationship_issues, twin_issues
+from dtgraph.stores.base import Batch, Store
+
+__all__ = ["ImportReport", "export_graph", "import_graph"]
+
+CHUNK = 10_000
+Progress = Callable[[int], None]  # called with the number of lines read so far
+
+
+@dataclass
+class ImportReport:
+    """What an import found and did."""
+
+    models: int = 0
+    twins: int = 0
+    relationships: int = 0
+    issues: list[GraphIssue] = field(default_factory=list)
+    written: bool = False
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.issues
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "written": self.written,
+            "models": self.models,
+            "twins": self.twins,
+            "relationships": self.relationships,
+            "seconds": round(self.seconds, 3),
+            "issues": [
+                {"code": i.code, "message": i.message, "line": i.line, "pointer": i.pointer}
+                for i in self.issues
+            ],
+        }
+
+
+def _lines(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as f:
+        yield from f
+
+
+def import_graph(
+    path: Path,
+    store: Store,
+    *,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    chunk: int = CHUNK,
+    max_issues: int = 1000,
+) -> ImportReport:
+    """Check an import file and, if it is sound and ``dry_run`` is off, load it atomically."""
+    started = time.perf_counter()
+    report = ImportReport()
+    checker = _Checker(store, report, max_issues)
+    for item in _counted(read_items(_lines(path), report.issues), progress):
+        checker.take(item)
+    checker.finish()
+    if report.ok and not dry_run:
+        store.apply_stream(_batches(_lines(path), checker.new_models, chunk))
+        report.written = True
+    report.issues.sort(key=lambda i: (i.line or 0, i.code))
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _counted(items: Iterator[ImportItem], progress: Progress | None) -> Iterator[ImportItem]:
+    for item in items:
+        if progress is not None:
+            progress(item.line)
+        yield item
+
+
+class _Checker:
+    """The first pass: everything an import would do, checked with ids and models only in memory."""
+
+    def __init__(self, store: Store, report: ImportReport, max_issues: int) -> None:
+        self.store = store
+        self.report = report
+        self.max_issues = max_issues
+        self.stored_models = store.model_documents()
+        self.new_models: list[dict[str, Any]] = []
+        self.model_lines: list[int] = []
+        self.models: ModelSet | None = None
+        self.twin_model: dict[str, str] = {}  # twins of the file: id → model
+        self.twin_line: dict[str, int] = {}
+        self.rel_line: dict[RelationshipKey, int] = {}
+        # maxMultiplicity bookkeeping, per (source, relationship name) with a limit
+        self.counts: Counter[tuple[str, str]] = Counter()
+        self.limits: dict[tuple[str, str], int] = {}
+        self.first_line: dict[tuple[str, str], int] = {}
+        self.stored_sources: set[str] = set()
+        self.pending: list[tuple[int, Relationship]] = []
+
+    def issue(self, issue: GraphIssue) -> None:
+        if len(self.report.issues) < self.max_issues:
+            self.report.issues.append(issue)
+
+    def take(self, item: ImportItem) -> None:
+        if item.section == "Header":
+            assert isinstance(item.value, dict)
+            version = item.value.get("fileVersion")
+            if version != FILE_VERSION:
+                self.issue(
+                    GraphIssue(
+                        "unsupportedVersion",
+                        f"fileVersion {version!r} is not {FILE_VERSION!r}",
+                        "/fileVersion",
+                        line=item.line,
+                    )
+                )
+        elif item.section == "Models":
+            assert isinstance(item.value, dict)
+            self.new_models.append(item.value)
+            self.model_lines.append(item.line)
+            self.report.models += 1
+        elif item.section == "Twins":
+            assert isinstance(item.value, Twin)
+            self.twin(item.line, item.value)
+        else:
+            assert isinstance(item.value, Relationship)
+            self.pending.append((item.line, item.value))
+            if len(self.pending) >= CHUNK:
+                self.flush_relationships()
+
+    def model_set(self) -> ModelSet | None:
+        if self.models is None:
+            replaced = {m.get("@id") for m in self.new_models}
+            stored = [m for m in self.stored_models if m.get("@id") not in replaced]
+            try:
+                self.models = parse([*stored, *self.new_models])
+            except DtdlValidationError as exc:
+                for e in exc.errors:
+                    doc = e.location.document - len(stored) if e.location is not None else -1
+                    line = self.model_lines[doc] if 0 <= doc < len(self.model_lines) else None
+                    pointer = e.location.pointer if e.location is not None else ""
+                    self.issue(GraphIssue("invalidModel", f"{e.code}: {e.message}", pointer, line=line))
+                self.models = ModelSet(interfaces={}, elements={})
+                return None
+        return self.models if self.models.interfaces or not self.new_models else None
+
+    def twin(self, line: int, twin: Twin) -> None:
+        self.report.twins += 1
+        first = self.twin_line.get(twin.id)
+        if first is not None:
+            self.issue(
+                GraphIssue("duplicateTwin", f"twin '{twin.id}' is also on line {first}", "/$dtId", line=line)
+            )
+            return
+        self.twin_line[twin.id] = line
+        self.twin_model[twin.id] = twin.model
+        models = self.model_set()
+        if models is None:
+            return
+        for issue in twin_issues(twin, models):
+            self.issue(GraphIssue(issue.code, issue.message, issue.pointer, line=line))
+
+    def flush_relationships(self) -> None:
+        models = self.model_set()
+        batch, self.pending = self.pending, []
+        if models is None or not batch:
+            return
+        # ends not in the file are looked up in the store, one read per chunk
+        outside = {i for _, r in batch for i in (r.source, r.target) if i not in self.twin_model}
+        stored = self.store.get_twins(outside) if outside else {}
+        for line, rel in batch:
+            self.report.relationships += 1
+            first = self.rel_line.get(rel.key)
+            if first is not None:
+                message = f"relationship '{rel.id}' of twin '{rel.source}' is also on line {first}"
+                self.issue(GraphIssue("duplicateRelationship", message, "/$relationshipId", line=line))
+                continue
+            self.rel_line[rel.key] = line
+            source, target = (self._twin(i, stored) for i in (rel.source, rel.target))
+            for issue in relationship_issues(rel, source, target, models):
+                self.issue(GraphIssue(issue.code, issue.message, issue.pointer, line=line))
+            limit = self._limit(source, rel.name, models)
+            if limit is not None:
+                key = (rel.source, rel.name)
+                self.limits[key] = limit
+                self.counts[key] += 1
+                self.first_line.setdefault(key, line)
+                if rel.source in stored:
+                    self.stored_sources.add(rel.source)
+
+    def _twin(self, twin_id: str, stored: dict[str, Twin]) -> Twin | None:
+        model = self.twin_model.get(twin_id)
+        return Twin(twin_id, model) if model is not None else stored.get(twin_id)
+
+    @staticmethod
+    def _limit(source: Twin | None, name: str, models: ModelSet) -> int | None:
+        if source is None or source.model not in models.interfaces:
+            return None
+        definition = models.interfaces[source.model].relationships.get(name)
+        return None if definition is None else definition.max_multiplicity
+
+    def check_multiplicity(self) -> None:
+        """Relationships of the file plus the stored ones it does not replace, against maxMultiplicity."""
+        sources = sorted(self.stored_sources)
+        for start in range(0, len(sources), CHUNK):
+            existing = self.store.relationships(sources[start : start + CHUNK])
+            for rels in existing.values():
+                for r in rels:
+                    key = (r.source, r.name)
+                    if key in self.limits and r.key not in self.rel_line:
+                        self.counts[key] += 1
+        for key, count in self.counts.items():
+            if count > self.limits[key]:
+                message = (
+                    f"twin '{key[0]}' would have {count} '{key[1]}' relationships; at most {self.limits[key]}"
+                )
+                self.issue(
+                    GraphIssue(
+                        "tooManyRelationships", message, "/$relationshipName", line=self.first_line[key]
+                    )
+                )
+
+    def finish(self) -> None:
+        self.model_set()
+        self.flush_relationships()
+        self.check_multiplicity()
+
+
+def _batches(lines: Iterable[bytes], models: list[dict[str, Any]], chunk: int) -> Iterator[Batch]:
+    """The second pass: the file's records in chunks, models first (all were checked already)."""
+    if models:
+        yield Batch(models=models)
+    twins: list[Twin] = []
+    rels: list[Relationship] = []
+    for item in read_items(lines, []):
+        if isinstance(item.value, Twin):
+            twins.append(item.value)
+            if len(twins) >= chunk:
+                yield Batch(twins=twins)
+                twins = []
+        elif isinstance(item.value, Relationship):
+            if twins:
+                yield Batch(twins=twins)
+                twins = []
+            rels.append(item.value)
+            if len(rels) >= chunk:
+                yield Batch(relationships=rels)
+                rels = []
+    if twins:
+        yield Batch(twins=twins)
+    if rels:
+        yield Batch(relationships=rels)
+
+
+def export_graph(store: Store, out: TextIO) -> int:
+    """Write the whole graph as an import file in one streaming pass; returns the records written."""
+    return write_items(out, store.model_documents(), store.snapshot())
