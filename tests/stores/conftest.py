@@ -26,8 +26,8 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
         from dtgraph.stores.neo4j import Neo4jStore
 
         uri: str = request.getfixturevalue("neo4j_uri")
-        auth: tuple[str, str] = request.getfixturevalue("neo4j_auth")
-        neo4j = Neo4jStore(uri, auth=auth, database="neo4j")
+        auth: tuple[str, str] | None = request.getfixturevalue("neo4j_auth")
+        neo4j = Neo4jStore(uri, auth=auth, database=None)  # the user's home database
         neo4j.wipe()
         made = neo4j
     try:
