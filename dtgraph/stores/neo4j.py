@@ -4,15 +4,16 @@ The graph in Neo4j::
 
     (:Model {id, json, seq, labels})-[:EXTENDS]->(:Model)            one node per DTDL interface document
     (:Twin:`M_…`:`M_…` {id, model, json, p_<path>…, x_<path>…})      one node per twin
-    (:Twin)-[:`R_<name>` {id, name, json}]->(:Twin)                  one edge per relationship
+    (:Twin)-[:`R_<name>` {id, name?, json?}]->(:Twin)                one edge per relationship
 
 Labels and types. A twin carries ``Twin`` and the label of its model and of every model its model extends
 (see :func:`model_label`), so "twins of this model and its subtypes" is one label scan inside Neo4j. The
 ancestry comes from the stored documents' ``extends``; a batch that changes it (a base model added later,
 a model replaced or deleted) relabels the twins of every model whose ancestry changed, in the same
-transaction. A relationship's type is derived from its name (see :func:`relationship_type`). Labels and
-types are the only text ever put into Cypher, and they contain nothing but ``[A-Za-z0-9_]`` (and are
-backquoted all the same); every value travels as a parameter.
+transaction. A relationship's type is derived from its name (see :func:`relationship_type`); ``name`` is
+stored only when the type does not spell it (``R_<name>``), ``json`` only when there are properties.
+Labels and types are the only text ever put into Cypher, and they contain nothing but ``[A-Za-z0-9_]``
+(and are backquoted all the same); every value travels as a parameter.
 
 Property values. ``json`` holds the record's properties as JSON text: that is what reads return, so
 any value (components, Maps, arrays of Objects, 64-bit-overflowing integers, unicode) round-trips
@@ -27,7 +28,9 @@ semantics (:meth:`Filter.matches`) would keep; every candidate is then checked w
 itself, so results agree with the memory store exactly, and paging continues past candidates that fail.
 Where Cypher and Python differ the pre-selection widens: Cypher never finds ``true = 1`` (Python does);
 Cypher compares an integer with a float as doubles (so ``2**53 + 1 = 2.0**53`` there), hence strict
-comparisons pre-select with ``<=``/``>=``; deeper paths and Objects are decided in Python alone.
+comparisons pre-select with ``<=``/``>=``; Cypher's ``<`` on strings compares UTF-16 units while its
+ORDER BY (like Python) uses code points, so a string bound or cursor holding a character from U+E000 up
+is widened to its prefix before that character; deeper paths and Objects are decided in Python alone.
 
 Relationships have no index of their own: ``(source, id)`` is found by expanding the source twin, so
 a lookup costs the source's degree. Writes delete the relationships a batch replaces and create the
@@ -130,7 +133,6 @@ class Neo4jStore(Store):
         self._uri = uri
         self._database = database
         self._batch_size = batch_size
-        self._lock = "SET s.id = s.id"
         with self._translated("connect to"):
             # the queries are fixed text: the server's notes on them (deprecations on newer servers,
             # a property key not created yet) would only be noise in the log
@@ -203,16 +205,14 @@ class Neo4jStore(Store):
             self._write_relationships(tx, plan.relationships)
 
     def _delete_relationships(self, tx: neo4j.ManagedTransaction, keys: Sequence[RelationshipKey]) -> None:
-        """Delete by (source, id): one expansion of each source twin, which is also write-locked so
-        that concurrent writers of the same relationship ids queue up."""
+        """Delete by (source, id): one expansion of each source twin."""
         by_source: dict[str, list[str]] = defaultdict(list)
         for source, rel_id in keys:
             by_source[source].append(rel_id)
         groups = [{"s": s, "ids": ids} for s, ids in by_source.items()]
         for chunk in self._chunks(groups):
             tx.run(
-                "UNWIND $groups AS g MATCH (s:Twin {id: g.s}) SET s.id = s.id "
-                "WITH s, g MATCH (s)-[r]->(:Twin) WHERE r.id IN g.ids DELETE r",
+                "UNWIND $groups AS g MATCH (s:Twin {id: g.s})-[r]->(:Twin) WHERE r.id IN g.ids DELETE r",
                 groups=chunk,
             ).consume()
 
@@ -250,8 +250,13 @@ class Neo4jStore(Store):
     def _write_relationships(
         self, tx: neo4j.ManagedTransaction, rels: Mapping[RelationshipKey, dict[str, Any]]
     ) -> None:
-        """Per type, per source twin: lock the source, delete the relationships this batch replaces (by
-        id, whatever their type or target), create the new ones. One index seek per source, not per row."""
+        """Per type, per source twin: delete the relationships this batch replaces (by id, whatever their
+        type or target), then create the new ones; one index seek per source, not per row.
+
+        Nothing locks a source twin beforehand (that costs a third of the write time): two transactions
+        that both insert the same new (source, id) at once may both succeed; the next write of that key
+        replaces both.
+        """
         groups: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)  # type -> source -> group
         for (source, rel_id), row in rels.items():
             group = groups[relationship_type(row["n"])].setdefault(
@@ -261,11 +266,13 @@ class Neo4jStore(Store):
             group["rels"].append(row)
         written = 0
         for rel_type, by_source in groups.items():
+            first = next(iter(by_source.values()))["rels"][0]["n"]
+            name = None if rel_type == f"R_{first}" else first  # a plain name is its type: not stored
             query = (
-                f"UNWIND $groups AS g MATCH (s:Twin {{id: g.s}}) {self._lock} "
+                "UNWIND $groups AS g MATCH (s:Twin {id: g.s}) "
                 "FOREACH (old IN [(s)-[o]->(:Twin) WHERE o.id IN g.ids | o] | DELETE old) "
                 "WITH s, g UNWIND g.rels AS row MATCH (t:Twin {id: row.t}) "
-                f"CREATE (s)-[:{_quoted(rel_type)} {{id: row.i, name: row.n, json: row.j}}]->(t) "
+                f"CREATE (s)-[:{_quoted(rel_type)} {{id: row.i, name: $name, json: row.j}}]->(t) "
                 "RETURN count(*) AS n"
             )
             chunk: list[dict[str, Any]] = []
@@ -274,10 +281,10 @@ class Neo4jStore(Store):
                 chunk.append(group)
                 size += len(group["rels"])
                 if size >= self._batch_size:
-                    written += tx.run(query, groups=chunk).single(strict=True)["n"]
+                    written += tx.run(query, groups=chunk, name=name).single(strict=True)["n"]
                     chunk, size = [], 0
             if chunk:
-                written += tx.run(query, groups=chunk).single(strict=True)["n"]
+                written += tx.run(query, groups=chunk, name=name).single(strict=True)["n"]
         if written != len(rels):
             _reject_dangling(tx, rels.values())
 
@@ -312,7 +319,7 @@ class Neo4jStore(Store):
             for chunk in self._chunks(groups):
                 records = self._read(
                     "UNWIND $groups AS g MATCH (s:Twin {id: g.s})-[r]->(t:Twin) WHERE r.id IN g.ids "
-                    "RETURN r.id AS id, s.id AS source, t.id AS target, r.name AS name, r.json AS json",
+                    "RETURN s.id AS source, t.id AS target, " + _REL_COLUMNS,
                     groups=chunk,
                 )
                 for record in records:
@@ -330,9 +337,9 @@ class Neo4jStore(Store):
         arrow = {"out": f"-{rel}->", "in": f"<-{rel}-", "both": f"-{rel}-"}[direction]
         query = (
             f"UNWIND $ids AS id MATCH (a:Twin {{id: id}}) OPTIONAL MATCH (a){arrow}(b:Twin) "
-            + ("" if name is None else "WHERE r.name = $name ")
-            + "RETURN id AS twin, r.id AS id, startNode(r).id AS source, endNode(r).id AS target, "
-            "r.name AS name, r.json AS json"
+            + ("" if name is None else f"WHERE {_REL_NAME} = $name ")
+            + "RETURN id AS twin, startNode(r).id AS source, endNode(r).id AS target, "
+            + _REL_COLUMNS
         )
         found: dict[str, dict[RelationshipKey, Relationship]] = {}
         with self._translated("read relationships from"):
@@ -408,8 +415,7 @@ class Neo4jStore(Store):
             for record in tx.run("MATCH (t:Twin) RETURN t.id AS id, t.model AS model, t.json AS json"):
                 yield _twin(record)
             for record in tx.run(
-                "MATCH (s:Twin)-[r]->(t:Twin) RETURN r.id AS id, s.id AS source, t.id AS target, "
-                "r.name AS name, r.json AS json"
+                "MATCH (s:Twin)-[r]->(t:Twin) RETURN s.id AS source, t.id AS target, " + _REL_COLUMNS
             ):
                 yield _relationship(record)
 
@@ -436,6 +442,9 @@ class Neo4jStore(Store):
     def close(self) -> None:
         self._driver.close()
 
+
+_REL_NAME = "coalesce(r.name, substring(type(r), 2))"  # R_<name> spells a plain name
+_REL_COLUMNS = f"r.id AS id, {_REL_NAME} AS name, r.json AS json"
 
 _SCHEMA = (
     "CREATE CONSTRAINT dtgraph_twin_id IF NOT EXISTS FOR (t:Twin) REQUIRE t.id IS UNIQUE",
@@ -480,7 +489,9 @@ class _Plan:
                 "t": rel.target,
                 "i": rel.id,
                 "n": rel.name,
-                "j": _dumps(rel.properties, f"relationship '{rel.id}' of '{rel.source}'"),
+                "j": _dumps(rel.properties, f"relationship '{rel.id}' of '{rel.source}'")
+                if rel.properties
+                else None,
             }
         return plan
 
@@ -573,7 +584,11 @@ def _twin(record: neo4j.Record) -> Twin:
 
 def _relationship(record: neo4j.Record) -> Relationship:
     return Relationship(
-        record["id"], record["source"], record["target"], record["name"], json.loads(record["json"])
+        record["id"],
+        record["source"],
+        record["target"],
+        record["name"],
+        {} if record["json"] is None else json.loads(record["json"]),
     )
 
 
