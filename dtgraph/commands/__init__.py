@@ -10,10 +10,18 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
+from dtgraph.commands.demo import register as _demo
+from dtgraph.commands.exporting import register as _export
+from dtgraph.commands.importing import register as _import
 from dtgraph.commands.validate import register as _validate
 
 __all__ = ["COMMANDS", "Subparsers"]
 
 Subparsers = argparse._SubParsersAction  # the type argparse gives no public name
 
-COMMANDS: tuple[Callable[[Subparsers[argparse.ArgumentParser]], None], ...] = (_validate,)
+COMMANDS: tuple[Callable[[Subparsers[argparse.ArgumentParser]], None], ...] = (
+    _validate,
+    _import,
+    _export,
+    _demo,
+)

@@ -37,12 +37,18 @@ class ImportReport:
     twins: int = 0
     relationships: int = 0
     issues: list[GraphIssue] = field(default_factory=list)
+    issues_dropped: int = 0  # found beyond ``max_issues``, counted but not kept
     written: bool = False
-    seconds: float = 0.0
+    check_seconds: float = 0.0
+    write_seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
         return not self.issues
+
+    @property
+    def seconds(self) -> float:
+        return self.check_seconds + self.write_seconds
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -52,6 +58,9 @@ class ImportReport:
             "twins": self.twins,
             "relationships": self.relationships,
             "seconds": round(self.seconds, 3),
+            "checkSeconds": round(self.check_seconds, 3),
+            "writeSeconds": round(self.write_seconds, 3),
+            "issuesDropped": self.issues_dropped,
             "issues": [
                 {"code": i.code, "message": i.message, "line": i.line, "pointer": i.pointer}
                 for i in self.issues
@@ -77,14 +86,16 @@ def import_graph(
     started = time.perf_counter()
     report = ImportReport()
     checker = _Checker(store, report, max_issues)
-    for item in _counted(read_items(_lines(path), report.issues), progress):
+    for item in _counted(read_items(_lines(path), checker.issue), progress):
         checker.take(item)
     checker.finish()
+    report.issues.sort(key=lambda i: (i.line or 0, i.code))
+    report.check_seconds = time.perf_counter() - started
     if report.ok and not dry_run:
+        started = time.perf_counter()
         store.apply_stream(_batches(_lines(path), checker.new_models, chunk))
         report.written = True
-    report.issues.sort(key=lambda i: (i.line or 0, i.code))
-    report.seconds = time.perf_counter() - started
+        report.write_seconds = time.perf_counter() - started
     return report
 
 
@@ -114,11 +125,17 @@ class _Checker:
         self.limits: dict[tuple[str, str], int] = {}
         self.first_line: dict[tuple[str, str], int] = {}
         self.stored_sources: set[str] = set()
+        # twins of the file that the store already holds, and those whose model the file changes
+        self.unlooked: list[str] = []
+        self.existing: set[str] = set()
+        self.model_changed: dict[str, int] = {}
         self.pending: list[tuple[int, Relationship]] = []
 
     def issue(self, issue: GraphIssue) -> None:
         if len(self.report.issues) < self.max_issues:
             self.report.issues.append(issue)
+        else:
+            self.report.issues_dropped += 1
 
     def take(self, item: ImportItem) -> None:
         if item.section == "Header":
@@ -173,13 +190,25 @@ class _Checker:
             return
         self.twin_line[twin.id] = line
         self.twin_model[twin.id] = twin.model
+        self.unlooked.append(twin.id)
+        if len(self.unlooked) >= CHUNK:
+            self.flush_twins()
         models = self.model_set()
         if models is None:
             return
         for issue in twin_issues(twin, models):
             self.issue(GraphIssue(issue.code, issue.message, issue.pointer, line=line))
 
+    def flush_twins(self) -> None:
+        """Which twins of the file replace stored ones (one read per chunk)."""
+        ids, self.unlooked = self.unlooked, []
+        for twin_id, stored in self.store.get_twins(ids).items():
+            self.existing.add(twin_id)
+            if stored.model != self.twin_model[twin_id]:
+                self.model_changed[twin_id] = self.twin_line[twin_id]
+
     def flush_relationships(self) -> None:
+        self.flush_twins()
         models = self.model_set()
         batch, self.pending = self.pending, []
         if models is None or not batch:
@@ -204,7 +233,7 @@ class _Checker:
                 self.limits[key] = limit
                 self.counts[key] += 1
                 self.first_line.setdefault(key, line)
-                if rel.source in stored:
+                if rel.source in stored or rel.source in self.existing:
                     self.stored_sources.add(rel.source)
 
     def _twin(self, twin_id: str, stored: dict[str, Twin]) -> Twin | None:
@@ -239,10 +268,32 @@ class _Checker:
                     )
                 )
 
+    def check_model_changes(self) -> None:
+        """Stored relationships to or from a twin whose model the file changes must still fit."""
+        models = self.model_set()
+        changed = sorted(self.model_changed)
+        if models is None:
+            return
+        for start in range(0, len(changed), CHUNK):
+            ids = changed[start : start + CHUNK]
+            around = self.store.relationships(ids, direction="both")
+            rels = {r.key: r for rs in around.values() for r in rs if r.key not in self.rel_line}
+            ends = {i for r in rels.values() for i in (r.source, r.target) if i not in self.twin_model}
+            stored = self.store.get_twins(ends) if ends else {}
+            for r in rels.values():
+                source, target = (self._twin(i, stored) for i in (r.source, r.target))
+                line = self.model_changed.get(r.source) or self.model_changed.get(r.target)
+                for issue in relationship_issues(r, source, target, models):
+                    message = (
+                        f"stored relationship '{r.id}' of twin '{r.source}' would break: {issue.message}"
+                    )
+                    self.issue(GraphIssue(issue.code, message, "/$metadata/$model", line=line))
+
     def finish(self) -> None:
         self.model_set()
         self.flush_relationships()
         self.check_multiplicity()
+        self.check_model_changes()
 
 
 def _batches(lines: Iterable[bytes], models: list[dict[str, Any]], chunk: int) -> Iterator[Batch]:
@@ -251,7 +302,7 @@ def _batches(lines: Iterable[bytes], models: list[dict[str, Any]], chunk: int) -
         yield Batch(models=models)
     twins: list[Twin] = []
     rels: list[Relationship] = []
-    for item in read_items(lines, []):
+    for item in read_items(lines, _ignore):
         if isinstance(item.value, Twin):
             twins.append(item.value)
             if len(twins) >= chunk:
@@ -269,6 +320,10 @@ def _batches(lines: Iterable[bytes], models: list[dict[str, Any]], chunk: int) -
         yield Batch(twins=twins)
     if rels:
         yield Batch(relationships=rels)
+
+
+def _ignore(_issue: GraphIssue) -> None:
+    """The second pass reads a file the first pass found sound."""
 
 
 def export_graph(store: Store, out: TextIO) -> int:

@@ -18,7 +18,7 @@ line (bounded memory) and reports problems with their line numbers; it never sto
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -43,18 +43,18 @@ class ImportItem:
     value: dict[str, Any] | Twin | Relationship
 
 
-def read_items(lines: Iterable[str | bytes], issues: list[GraphIssue]) -> Iterator[ImportItem]:
-    """Yield the records of an import file, appending every problem found to ``issues``.
+def read_items(lines: Iterable[str | bytes], report: Callable[[GraphIssue], None]) -> Iterator[ImportItem]:
+    """Yield the records of an import file, passing every problem found to ``report``.
 
     A record with a problem is reported and skipped, so one pass finds every error.
     """
     position = -1  # index in SECTIONS of the current section
     header_seen = False
+    header_missing_reported = False
+    number = 0
     for number, raw in enumerate(lines, start=1):
         if len(raw) > MAX_LINE_BYTES:
-            issues.append(
-                GraphIssue("lineTooLong", f"line is over {MAX_LINE_BYTES:,} bytes", "", line=number)
-            )
+            report(GraphIssue("lineTooLong", f"line is over {MAX_LINE_BYTES:,} bytes", "", line=number))
             continue
         data = raw.encode("utf-8") if isinstance(raw, str) else raw
         data = data.removeprefix(b"\xef\xbb\xbf") if number == 1 else data
@@ -63,15 +63,15 @@ def read_items(lines: Iterable[str | bytes], issues: list[GraphIssue]) -> Iterat
         try:
             obj = orjson.loads(data)  # strict UTF-8 and RFC 8259 (no NaN), and fast
         except orjson.JSONDecodeError as exc:
-            issues.append(GraphIssue("malformedJson", f"not JSON: {exc}", "", line=number))
+            report(GraphIssue("malformedJson", f"not JSON: {exc}", "", line=number))
             continue
         if not isinstance(obj, dict):
-            issues.append(GraphIssue("invalidRecord", "each line must be a JSON object", "", line=number))
+            report(GraphIssue("invalidRecord", "each line must be a JSON object", "", line=number))
             continue
         if set(obj) == {"Section"}:
             name = obj["Section"]
             if name not in SECTIONS:
-                issues.append(
+                report(
                     GraphIssue(
                         "unknownSection",
                         f"unknown section {name!r}; expected one of {', '.join(SECTIONS)}",
@@ -87,7 +87,7 @@ def read_items(lines: Iterable[str | bytes], issues: list[GraphIssue]) -> Iterat
                     if position < 0
                     else f"after {SECTIONS[position]} only " + ", ".join(SECTIONS[position + 1 :])
                 )
-                issues.append(
+                report(
                     GraphIssue(
                         "sectionOrder",
                         f"section {name} is out of order ({expected})",
@@ -99,16 +99,16 @@ def read_items(lines: Iterable[str | bytes], issues: list[GraphIssue]) -> Iterat
             position = index
             continue
         if position < 0:
-            issues.append(
-                GraphIssue("missingHeader", 'the file must start with {"Section": "Header"}', "", line=number)
-            )
-            position = 0  # report once, then read on
+            if not header_missing_reported:  # once; records before the first section are skipped
+                message = 'the file must start with {"Section": "Header"}'
+                report(GraphIssue("missingHeader", message, "", line=number))
+                header_missing_reported = True
             continue
         section = SECTIONS[position]
         try:
             if section == "Header":
                 if header_seen:
-                    issues.append(
+                    report(
                         GraphIssue("invalidRecord", "the Header section holds one object", "", line=number)
                     )
                     continue
@@ -121,7 +121,10 @@ def read_items(lines: Iterable[str | bytes], issues: list[GraphIssue]) -> Iterat
             else:
                 yield ImportItem(number, section, Relationship.from_json(obj))
         except RecordError as exc:
-            issues.append(GraphIssue("invalidRecord", str(exc), "", line=number))
+            report(GraphIssue("invalidRecord", str(exc), "", line=number))
+    if not header_seen and not header_missing_reported:
+        message = "the file has no header object" if position >= 0 else "the file is empty"
+        report(GraphIssue("missingHeader", message, "", line=max(number, 1)))
 
 
 def write_items(
