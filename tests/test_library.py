@@ -30,6 +30,7 @@ LIBRARY = REPO / "dtdl"
 INTERFACES = {
     "Entity", "Asset", "Party", "Enterprise", "Site", "Plant", "Line", "Machine", "Sensor", "Utility",
     "PowerSupply", "CompressedAirSupply", "WaterSupply", "Supplier", "Part", "Product", "CustomerOrder",
+    "AssetAdministrationShell",
 }  # fmt: skip
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
+from dtgraph.commands.aas import register as _aas
 from dtgraph.commands.demo import register as _demo
 from dtgraph.commands.exporting import register as _export
 from dtgraph.commands.importing import register as _import
@@ -24,4 +25,5 @@ COMMANDS: tuple[Callable[[Subparsers[argparse.ArgumentParser]], None], ...] = (
     _import,
     _export,
     _demo,
+    _aas,
 )
