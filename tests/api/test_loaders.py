@@ -1,0 +1,33 @@
+"""Data loaders: a nested query costs store round trips in proportion to its depth, not its rows.
+
+The store is the real one (memory or Neo4j) behind a proxy that counts calls.
+"""
+
+from __future__ import annotations
+
+from dtgraph.api import SchemaHolder
+from dtgraph.graph.service import TwinGraph
+from tests.api.conftest import Api, CountingStore, data, execute
+
+# three levels below the page: machine → its line (typed) → the line's plant (relationships) → plant's site
+QUERY = """query($first: Int!) { machines(first: $first) { edges { node { id
+    partOf { id relationships(name: "partOf") { target { id
+        related(name: "partOf") { id } } } } } } } }"""
+
+
+def test_calls_do_not_grow_with_rows(demo: Api) -> None:
+    counting = CountingStore(demo.store)
+    graph = TwinGraph(counting)
+    holder = SchemaHolder(graph)
+    assert holder.schema is not None  # built before counting
+    calls = {}
+    for first in (5, 100):
+        counting.reset()
+        got = data(execute(holder, QUERY, graph, first=first))["machines"]["edges"]
+        assert len(got) == first
+        assert all(e["node"]["partOf"][0]["relationships"][0]["target"]["related"] for e in got)
+        calls[first] = dict(counting.calls)
+    print(f"store calls for {type(demo.store).__name__}: {calls}")
+    assert calls[5] == calls[100]
+    # one page query, then per level one relationships batch and one twins batch
+    assert calls[100] == {"query_twins": 1, "relationships": 3, "get_twins": 3}
