@@ -19,6 +19,8 @@ import strawberry
 from strawberry.file_uploads import Upload
 from strawberry.scalars import JSON
 
+from dtgraph.aas.importer import ImportReport as AasReportRecord
+from dtgraph.aas.importer import import_aas
 from dtgraph.api.context import ApiContext, require
 from dtgraph.api.generic import (
     Ctx,
@@ -199,6 +201,87 @@ async def _import_graph(info: Ctx, file: Upload, dry_run: bool = False) -> Impor
     return ImportReport.of(report)
 
 
+@strawberry.type(description="One entity an AAS import creates, updates or removes.")
+class AasChange:
+    op: str
+    kind: str
+    id: str
+    label: str
+    fields: list[str]
+
+
+@strawberry.type(description="One problem or warning an AAS import found, with where it sits.")
+class AasProblem:
+    code: str
+    message: str
+    path: str
+    file: str | None
+
+
+@strawberry.type(
+    description="What an AAS import found and did (created / updated / removed, warnings, errors)."
+)
+class AasImportReport:
+    ok: bool
+    written: bool
+    dry_run: bool
+    strict: bool
+    created: int
+    updated: int
+    unchanged: int
+    removed: int
+    models: int
+    changes: list[AasChange]
+    warnings: list[AasProblem]
+    errors: list[AasProblem]
+
+    @classmethod
+    def of(cls, report: AasReportRecord) -> AasImportReport:
+        summary = report.summary()
+
+        def problems(issues: list[Any]) -> list[AasProblem]:
+            return [
+                AasProblem(code=i.code, message=i.message, path=i.path, file=i.source or None) for i in issues
+            ]
+
+        return cls(
+            ok=report.ok,
+            written=report.written,
+            dry_run=report.dry_run,
+            strict=report.strict,
+            created=summary["created"],
+            updated=summary["updated"],
+            unchanged=summary["unchanged"],
+            removed=summary["removed"],
+            models=summary["models"],
+            changes=[
+                AasChange(op=c.op, kind=c.kind, id=c.id, label=c.label, fields=list(c.fields))
+                for c in report.changes
+                if c.op != "unchanged"
+            ],
+            warnings=problems(report.warnings),
+            errors=problems(report.errors),
+        )
+
+
+async def _import_aas(
+    info: Ctx, file: Upload, dry_run: bool = False, strict: bool = False, supplier: str | None = None
+) -> AasImportReport:
+    ctx = context(info)
+    require(ctx, "operator")
+    data, name = await _read(file)
+    with tempfile.TemporaryDirectory(prefix="dtgraph-aas-") as folder:
+        # the reader tells AASX, JSON and XML apart by name, as the CLI does
+        path = Path(folder) / Path(name or "upload.aasx").name
+        path.write_bytes(data)
+        report = import_aas([path], ctx.graph, supplier=supplier, strict=strict, dry_run=dry_run)
+    if report.written:
+        if report.count("create", "model"):
+            _models_changed(info)
+        ctx.loaders.clear()
+    return AasImportReport.of(report)
+
+
 @strawberry.type
 class Mutation:
     upload_models: list[Model] = strawberry.field(
@@ -230,4 +313,9 @@ class Mutation:
     import_graph: ImportReport = strawberry.field(
         resolver=_import_graph,
         description="Check and (unless dryRun) load an import-job NDJSON file atomically; role operator.",
+    )
+    import_aas: AasImportReport = strawberry.field(
+        resolver=_import_aas,
+        description="Import a supplier's Asset Administration Shell (AASX, JSON or XML) atomically; "
+        "dryRun shows the changes without writing; role operator.",
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -228,3 +229,26 @@ def test_roles(api: Api, needs: str, mutation: str) -> None:
         assert state(api.store) == before
     assert codes(api.run("{ twins { edges { cursor } } }", role=None)) == ["FORBIDDEN"]
     assert data(api.run("{ twins { edges { cursor } } }", role="reader"))
+
+
+def test_import_aas_previews_then_loads_a_supplier_package(api: Api) -> None:
+    sample = Path(__file__).resolve().parents[2] / "aas" / "acme-motor.json"
+    query = """mutation($f: Upload!, $dry: Boolean!) { importAas(file: $f, dryRun: $dry) {
+        ok written created models errors { code message } changes { op kind id } } }"""
+
+    def upload() -> io.BytesIO:
+        f = io.BytesIO(sample.read_bytes())
+        f.name = sample.name  # the reader tells JSON, XML and AASX apart by the name
+        return f
+
+    before = api.store.counts()
+    preview = data(api.run(query, f=upload(), dry=True))["importAas"]
+    assert preview["ok"] and not preview["written"] and preview["created"] > 0
+    assert {c["op"] for c in preview["changes"]} == {"create"}
+    assert api.store.counts() == before
+    loaded = data(api.run(query, f=upload(), dry=False))["importAas"]
+    assert loaded["written"] and loaded["created"] == preview["created"]
+    shells = data(api.run("{ assetAdministrationShells(first: 5) { edges { node { id } } } }"))
+    assert shells["assetAdministrationShells"]["edges"]
+    forbidden = api.run(query, role="reader", f=upload(), dry=False)
+    assert forbidden.errors and forbidden.errors[0].extensions["code"] == "FORBIDDEN"
