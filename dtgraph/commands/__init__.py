@@ -14,6 +14,7 @@ from dtgraph.commands.aas import register as _aas
 from dtgraph.commands.demo import register as _demo
 from dtgraph.commands.exporting import register as _export
 from dtgraph.commands.importing import register as _import
+from dtgraph.commands.serve import register as _serve
 from dtgraph.commands.validate import register as _validate
 
 __all__ = ["COMMANDS", "Subparsers"]
@@ -26,4 +27,5 @@ COMMANDS: tuple[Callable[[Subparsers[argparse.ArgumentParser]], None], ...] = (
     _export,
     _demo,
     _aas,
+    _serve,
 )
