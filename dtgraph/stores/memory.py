@@ -9,6 +9,15 @@ A batch is planned first — every precondition checked, cascades worked out, no
 written to the journal, then committed in memory; a failure (or an interrupt) during the commit rolls
 the graph and the journal back, so a batch is applied whole or not at all, in memory and on disk.
 
+A stream (:meth:`MemoryStore.apply_stream`, bulk imports) is one change made of parts: each batch is
+planned against the graph as the parts before it left it, journalled as a part of a *group*, and
+committed in memory with its undo kept (the values it replaced: nothing for new records), so memory
+beyond the store itself stays bounded by one batch. A last *commit frame* closes the group. Any
+exception, from the stream itself too, undoes every part in memory, newest first, and cuts the group
+off the journal. The store's lock is held for the whole stream: readers in other threads wait until it
+is committed or rolled back, so they never see part of it (the stream's own thread, e.g. the generator
+producing the batches, sees the parts applied so far; it may not write to the store meanwhile).
+
 Persistence: ``MemoryStore(path)`` keeps ``path/journal.dtj`` and replays it at start. The file is
 the header line ``dtgraph journal 1\\n`` followed by one frame per applied batch::
 
@@ -20,16 +29,26 @@ the header line ``dtgraph journal 1\\n`` followed by one frame per applied batch
                           "relationships": [[id, source, target, name, props]],
                           "delete_relationships": [[source, id]]}  (empty members omitted)
 
+A part of a stream carries ``"group": id, "part": n`` (1, 2, …) in its payload; the group's last frame is
+``{"group": id, "commit": true, "parts": n}``. A frame without ``group`` is a batch of its own, as in
+journals written before streams existed (those replay unchanged; a journal holding groups is refused as
+damaged by versions that predate them).
+
 Each frame is written with one ``write`` and fsync'd before the batch becomes visible (``fsync=False``
 skips the fsync, for tests and throwaway data). At start a bad frame (short, wrong magic, wrong crc)
 with no valid frame after it is a torn tail from a crash: it is dropped and the file truncated to the
 last complete batch. A bad frame followed by a valid one is damage in the middle: ``StoreCorrupted``.
+A group's parts are replayed only with its commit frame: a group left open at the end of the journal
+is a stream that a crash interrupted; it is undone and cut off like a torn tail. Anything else after
+an open group (a batch, another group) cannot come from a crash — the writer holds the store until
+the group is committed or cut off — so it is damage: ``StoreCorrupted``.
 The journal grows with every batch; replay costs about as much as applying the batches did. A
 compacted snapshot (state + journal offset) would bound restart time once journals reach millions of
 entities; it is not written yet.
 
 History: every batch gets a UTC time from the clock (kept non-decreasing); the change log holds the
 records each batch wrote, so ``history`` and ``as_of`` keep every version ever written, in memory.
+A stream gets one time for all its parts: ``as_of`` sees all of it or none.
 """
 
 from __future__ import annotations
@@ -42,10 +61,11 @@ import os
 import struct
 import sys
 import threading
+import uuid
 import zlib
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
@@ -110,6 +130,7 @@ class MemoryStore(Store):
         self._touched: dict[str, list[int]] | None = None
         self._clock = clock
         self._read_only: str | None = None  # why writes are refused
+        self._streaming = False  # a stream is being applied (by the thread holding the lock)
         self._persistent = path is not None
         self._journal: _Journal | None = None
         if path is not None:
@@ -134,6 +155,7 @@ class MemoryStore(Store):
         if self._read_only is not None:
             raise UnsupportedOperation(self._read_only)
         with self._lock:
+            self._refuse_inside_stream()
             if not batch:
                 return
             time = self._next_time()
@@ -147,6 +169,51 @@ class MemoryStore(Store):
             except BaseException:
                 self._journal.truncate(end)
                 raise
+
+    def apply_stream(self, batches: Iterable[Batch]) -> int:
+        """Apply the batches in order as one change, holding one batch at a time (see the module
+        docstring); returns the entities written. Readers in other threads wait until it is done."""
+        if self._read_only is not None:
+            raise UnsupportedOperation(self._read_only)
+        with self._lock:
+            self._refuse_inside_stream()
+            self._streaming = True
+            try:
+                return self._apply_parts(batches)
+            finally:
+                self._streaming = False
+
+    def _apply_parts(self, batches: Iterable[Batch]) -> int:
+        time = self._next_time()
+        journal = self._journal
+        start = journal.end if journal is not None else 0
+        group = uuid.uuid4().hex
+        done: list[tuple[_Entry, _Undo]] = []
+        written = 0
+        try:
+            for batch in batches:
+                if not batch:
+                    continue
+                entry = self._plan(batch, time)
+                if journal is not None:
+                    journal.append(_encode(batch, time, group=group, part=len(done) + 1))
+                done.append((entry, self._change(entry)))
+                written += batch.size
+            if journal is not None and done:
+                journal.append(_commit_frame(group, len(done)))
+        except BaseException:
+            for entry, undo in reversed(done):
+                self._undo(entry, undo)
+            if journal is not None:
+                journal.truncate(start)
+            raise
+        for entry, _ in done:
+            self._record(entry)
+        return written
+
+    def _refuse_inside_stream(self) -> None:
+        if self._streaming:  # only the thread applying the stream gets here while it runs
+            raise StoreError("the store is applying a stream; it cannot be written until the stream ends")
 
     def _next_time(self) -> datetime:
         now = self._clock()
@@ -195,12 +262,24 @@ class MemoryStore(Store):
         )
 
     def _commit(self, entry: _Entry) -> None:
-        """Make ``entry`` the current state; on any exception put back what was there before."""
-        before_twins = {t: self._twin(t) for t in (*entry.delete_twins, *(t.id for t in entry.twins))}
-        before_rels = {
-            k: self._rels.get(k) for k in (*entry.delete_relationships, *(r.key for r in entry.relationships))
-        }
-        before_models = dict(self._models) if entry.models or entry.delete_models else self._models
+        """Make ``entry`` the current state and log it; on any exception put back what was there before."""
+        self._change(entry)
+        self._record(entry)
+
+    def _change(self, entry: _Entry) -> _Undo:
+        """Apply ``entry`` to the graph (not to the log); returns what :meth:`_undo` needs to take it
+        back: the records it replaces or deletes (a new record needs nothing). On any exception, what
+        was applied of it is put back before the exception propagates."""
+        nodes, rels = self._nodes, self._rels
+        undo = _Undo(
+            {t: nodes[t]["twin"] for t in (*entry.delete_twins, *(t.id for t in entry.twins)) if t in nodes},
+            {
+                k: rels[k]
+                for k in (*entry.delete_relationships, *(r.key for r in entry.relationships))
+                if k in rels
+            },
+            dict(self._models) if entry.models or entry.delete_models else None,
+        )
         try:
             for key in entry.delete_relationships:
                 self._remove_relationship(key)
@@ -218,28 +297,27 @@ class MemoryStore(Store):
                 self._subtypes.clear()
                 self._model_set = None
         except BaseException:
-            self._models = before_models
+            self._undo(entry, undo)
+            raise
+        return undo
+
+    def _undo(self, entry: _Entry, undo: _Undo) -> None:
+        """Put back the state from before ``entry`` (the last change applied still standing)."""
+        if undo.models is not None:
+            self._models = undo.models
             self._subtypes.clear()
             self._model_set = None
-            self._restore(before_twins, before_rels)
-            raise
-        self._record(entry)
-
-    def _restore(
-        self, twins: dict[str, Twin | None], rels: dict[RelationshipKey, Relationship | None]
-    ) -> None:
-        for key in rels:
+        for key in (*entry.delete_relationships, *(r.key for r in entry.relationships)):
             if key in self._rels:
                 self._remove_relationship(key)
-        for twin_id, old_twin in twins.items():
-            if old_twin is None:
-                if twin_id in self._nodes:
-                    self._remove_twin(twin_id)
-            else:
+        for twin_id in (*entry.delete_twins, *(t.id for t in entry.twins)):
+            old_twin = undo.twins.get(twin_id)
+            if old_twin is not None:
                 self._put_twin(old_twin)
-        for old_rel in rels.values():
-            if old_rel is not None:
-                self._put_relationship(old_rel)
+            elif twin_id in self._nodes:
+                self._remove_twin(twin_id)
+        for old_rel in undo.rels.values():
+            self._put_relationship(old_rel)
 
     def _record(self, entry: _Entry) -> None:
         self._log.append(entry)
@@ -448,15 +526,40 @@ class MemoryStore(Store):
     # --- journal -----------------------------------------------------------------------------------
 
     def _replay(self, journal: _Journal) -> None:
+        stream: _OpenStream | None = None  # the group being replayed, until its commit frame
         for number, (offset, payload) in enumerate(journal.read(), start=1):
             try:
-                batch, time = _decode(payload)
-                entry = self._plan(batch, time)
+                frame = _decode(payload)
+                if stream is not None and frame.group != stream.group:
+                    raise ValueError(
+                        f"it follows the stream (group {stream.group}) begun at byte {stream.start} and "
+                        "never committed: a crash leaves an open stream only at the end"
+                    )
+                if frame.commit:
+                    if stream is None or frame.part != len(stream.parts):
+                        raise ValueError(f"commit frame of group {frame.group} does not close its parts")
+                    for entry, _ in stream.parts:
+                        self._record(entry)
+                    stream = None
+                    continue
+                if frame.group is not None:
+                    stream = stream or _OpenStream(frame.group, offset)
+                    if frame.part != len(stream.parts) + 1:
+                        raise ValueError(f"part {frame.part} of group {frame.group} is out of order")
+                assert frame.time is not None  # only commit frames have none
+                entry = self._plan(frame.batch, frame.time)
             except (StoreError, ValueError, KeyError, TypeError, IndexError) as exc:
                 raise StoreCorrupted(
                     f"{journal.path}: batch {number} at byte {offset} cannot be replayed: {exc}"
                 ) from exc
-            self._commit(entry)
+            if stream is None:
+                self._commit(entry)
+            else:
+                stream.parts.append((entry, self._change(entry)))
+        if stream is not None:  # a stream that a crash interrupted never happened
+            for entry, undo in reversed(stream.parts):
+                self._undo(entry, undo)
+            journal.truncate(stream.start)
 
 
 def _index_changes(touched: dict[str, list[int]], position: int, entry: _Entry) -> None:
@@ -525,6 +628,35 @@ class _Entry:
     delete_twins: tuple[str, ...]
     relationships: tuple[Relationship, ...]
     delete_relationships: tuple[RelationshipKey, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Undo:
+    """What a change replaced: enough to put back the state before it."""
+
+    twins: dict[str, Twin]  # the twins it replaced or deleted
+    rels: dict[RelationshipKey, Relationship]  # the relationships it replaced or deleted
+    models: dict[str, dict[str, Any]] | None  # every model before it, if it changed models
+
+
+@dataclass(slots=True)
+class _OpenStream:
+    """A stream's group during replay: its first frame's offset, and each part applied with its undo."""
+
+    group: str
+    start: int
+    parts: list[tuple[_Entry, _Undo]] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class _Frame:
+    """A decoded journal frame: a batch (maybe a part of a group), or a group's commit."""
+
+    batch: Batch
+    time: datetime | None
+    group: str | None = None
+    part: int = 0  # the part number; for a commit frame, the number of parts
+    commit: bool = False
 
 
 class _SortedIds:
@@ -621,6 +753,11 @@ class _Journal:
             self._cut(offset)  # a torn tail: that batch never completed, so it never happened
         self._end = offset
 
+    @property
+    def end(self) -> int:
+        """The offset after the last frame written."""
+        return self._end
+
     def append(self, payload: bytes) -> int:
         """Write and sync one frame; returns the end before it, for ``truncate``."""
         if self._broken is not None:
@@ -689,8 +826,10 @@ def _fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-def _encode(batch: Batch, time: datetime) -> bytes:
+def _encode(batch: Batch, time: datetime, *, group: str | None = None, part: int = 0) -> bytes:
     record: dict[str, Any] = {"time": time.isoformat()}
+    if group is not None:
+        record.update(group=group, part=part)
     members: dict[str, list[Any]] = {
         "models": list(batch.models),
         "delete_models": list(batch.delete_models),
@@ -714,8 +853,17 @@ def _json_default(value: object) -> object:
     raise TypeError(f"{type(value).__name__} is not a JSON value: {value!r}")
 
 
-def _decode(payload: bytes) -> tuple[Batch, datetime]:
+def _commit_frame(group: str, parts: int) -> bytes:
+    return json.dumps({"group": group, "commit": True, "parts": parts}, separators=(",", ":")).encode()
+
+
+def _decode(payload: bytes) -> _Frame:
     record = json.loads(payload)
+    group = record.get("group")
+    if group is not None and not isinstance(group, str):
+        raise ValueError(f"a group id must be a string, not {group!r}")
+    if record.get("commit") is True:
+        return _Frame(Batch(), None, group, int(record["parts"]), commit=True)
     batch = Batch(
         models=record.get("models", []),
         delete_models=record.get("delete_models", []),
@@ -724,4 +872,4 @@ def _decode(payload: bytes) -> tuple[Batch, datetime]:
         relationships=[Relationship(i, s, t, n, p) for i, s, t, n, p in record.get("relationships", [])],
         delete_relationships=[(s, i) for s, i in record.get("delete_relationships", [])],
     )
-    return batch, datetime.fromisoformat(record["time"])
+    return _Frame(batch, datetime.fromisoformat(record["time"]), group, int(record.get("part", 0)))

@@ -35,6 +35,36 @@ is widened to its prefix before that character; deeper paths and Objects are dec
 Relationships have no index of their own: ``(source, id)`` is found by expanding the source twin, so
 a lookup costs the source's degree. Writes delete the relationships a batch replaces and create the
 new ones, inside one transaction per :meth:`Neo4jStore.apply`.
+
+Imports (:meth:`Neo4jStore.apply_stream`) are too big for one transaction (a 2 GB heap runs out at
+100,000 twins), so a stream is *staged* in one transaction per batch, then *published*; each batch
+sees the ones before it (as consecutive ``apply`` calls would), and the process holds one batch at a
+time (and the stream's models)::
+
+    (:Import {id, lock, state: "staging" | "publishing", seen, models})    one while an import runs
+    (:Staged {id, model, json, p_…, x_…, _stage: <import id>, _replaces?})  a twin of the import
+    ()-[:`R_…` {…, _stage: <import id>}]->()                               a relationship of the import
+    (:Twin {…, _touch: <import id>, _drop?: <import id>})                  a stored twin it touches
+
+A staged twin has neither ``Twin`` nor a model label, so no read finds it; a twin that replaces a
+stored one is staged beside it (``_replaces``) and copied onto it at publication, so the stored twin
+keeps its relationships. Staged relationships join the stored twin of an id if there is one, else the
+staged one; reads of relationships skip those with ``_stage``. Deletions only mark (``_drop``) what
+publication deletes; models wait in the import's memory and then on the ``Import`` node. Every stored
+twin the import touches carries ``_touch`` (indexed), which is how publication and rollback find the
+import's relationships without scanning the graph.
+
+Guarantees. A failure while staging (the stream raising included) deletes what was staged: nothing of
+the import was ever visible. Publication first checks that no other writer created a staged twin's id
+meanwhile, then marks the import "publishing"; from then on it is rolled forward, never back. An import
+of up to :data:`ATOMIC_PUBLISH` entities is published in one transaction: readers see all of it or
+none. A bigger one is published in transactions of 10,000 rows (deleted twins, replaced twins, new
+twins, then their relationships): during those seconds readers may see part of it (new twins before
+their relationships, say). A crash leaves the ``Import`` node: a store opening the database
+``recover_after`` seconds after the import's last write deletes a staging import and finishes a
+publishing one. One import runs at a time (a constraint on ``Import.lock``). Plain batches may run
+during an import; one that creates a twin the import stages makes the import fail at publication,
+and one that deletes a twin takes the import's relationships to it along.
 """
 
 from __future__ import annotations
@@ -42,22 +72,32 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import uuid
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import neo4j
-from neo4j.exceptions import AuthError, DriverError, Neo4jError, ServiceUnavailable, SessionExpired
+from neo4j.exceptions import (
+    AuthError,
+    ConstraintError,
+    DriverError,
+    Neo4jError,
+    ServiceUnavailable,
+    SessionExpired,
+)
 
 from dtgraph.graph.records import Relationship, RelationshipKey, Twin
 from dtgraph.stores.base import Batch, Capabilities, Direction, Filter, Page, Store
 from dtgraph.stores.errors import StoreError, StoreUnavailable
 
-__all__ = ["MAX_PAGE", "Neo4jStore", "model_label", "relationship_type"]
+__all__ = ["ATOMIC_PUBLISH", "MAX_PAGE", "Neo4jStore", "model_label", "relationship_type"]
 
 MAX_PAGE = 1000  # the most twins one query_twins page returns, whatever limit asks for (as the memory store)
+ATOMIC_PUBLISH = 10_000  # imports of up to this many entities are published in one transaction
+_PUBLISH_ROWS = 10_000  # rows per transaction when a bigger import is published or rolled back
 
 _SEGMENT = r"[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?"
 _PLAIN_DTMI = re.compile(rf"dtmi:({_SEGMENT}(?::{_SEGMENT})*);([0-9]+)")
@@ -114,6 +154,8 @@ class Neo4jStore(Store):
     ``uri`` is a driver URI (``bolt://host:7687``, ``neo4j+s://…`` for Aura or a cluster); ``database``
     None uses the user's home database. Constraints and indexes are created at start. ``batch_size``
     is the number of rows sent per ``UNWIND`` statement; a batch of any size is still one transaction.
+    An import whose writer has been silent for ``recover_after`` seconds is taken as crashed and
+    recovered at start (see the module docstring).
     """
 
     @property
@@ -127,12 +169,14 @@ class Neo4jStore(Store):
         auth: tuple[str, str] | None = None,
         database: str | None = None,
         batch_size: int = 5000,
+        recover_after: float = 600.0,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, not {batch_size}")
         self._uri = uri
         self._database = database
         self._batch_size = batch_size
+        self._recover_after = recover_after
         with self._translated("connect to"):
             # the queries are fixed text: the server's notes on them (deprecations on newer servers,
             # a property key not created yet) would only be noise in the log
@@ -142,6 +186,7 @@ class Neo4jStore(Store):
                 self._driver.verify_connectivity()
                 for statement in _SCHEMA:
                     self._driver.execute_query(statement, database_=database)
+            self._recover()
         except BaseException:
             self._driver.close()
             raise
@@ -212,7 +257,8 @@ class Neo4jStore(Store):
         groups = [{"s": s, "ids": ids} for s, ids in by_source.items()]
         for chunk in self._chunks(groups):
             tx.run(
-                "UNWIND $groups AS g MATCH (s:Twin {id: g.s})-[r]->(:Twin) WHERE r.id IN g.ids DELETE r",
+                "UNWIND $groups AS g MATCH (s:Twin {id: g.s})-[r]->(:Twin) WHERE r.id IN g.ids "
+                "AND r._stage IS NULL DELETE r",
                 groups=chunk,
             ).consume()
 
@@ -241,11 +287,11 @@ class Neo4jStore(Store):
             for chunk in self._chunks(rows):
                 tx.run(query, rows=chunk).consume()
         for chunk in self._chunks(replaced):
-            tx.run("UNWIND $rows AS row MATCH (t:Twin {id: row.id}) SET t = row", rows=chunk).consume()
+            tx.run("UNWIND $rows AS row MATCH (t:Twin {id: row.id}) " + _REPLACE, rows=chunk).consume()
         for (old, new), rows in remodelled.items():
             query = "UNWIND $rows AS row MATCH (t:Twin {id: row.id}) " + _relabel(labels[old], labels[new])
             for chunk in self._chunks(rows):
-                tx.run(query + " SET t = row", rows=chunk).consume()
+                tx.run(query + _REPLACE, rows=chunk).consume()
 
     def _write_relationships(
         self, tx: neo4j.ManagedTransaction, rels: Mapping[RelationshipKey, dict[str, Any]]
@@ -270,7 +316,8 @@ class Neo4jStore(Store):
             name = None if rel_type == f"R_{first}" else first  # a plain name is its type: not stored
             query = (
                 "UNWIND $groups AS g MATCH (s:Twin {id: g.s}) "
-                "FOREACH (old IN [(s)-[o]->(:Twin) WHERE o.id IN g.ids | o] | DELETE old) "
+                "FOREACH (old IN [(s)-[o]->(:Twin) WHERE o.id IN g.ids AND o._stage IS NULL | o] | "
+                "DELETE old) "
                 "WITH s, g UNWIND g.rels AS row MATCH (t:Twin {id: row.t}) "
                 f"CREATE (s)-[:{_quoted(rel_type)} {{id: row.i, name: $name, json: row.j}}]->(t) "
                 "RETURN count(*) AS n"
@@ -287,6 +334,207 @@ class Neo4jStore(Store):
                 written += tx.run(query, groups=chunk, name=name).single(strict=True)["n"]
         if written != len(rels):
             _reject_dangling(tx, rels.values())
+
+    # --- imports -----------------------------------------------------------------------------------
+
+    def apply_stream(self, batches: Iterable[Batch]) -> int:
+        """Stage each batch in a transaction of its own, then publish them all (see the module
+        docstring for what readers and crashes see); on any failure while staging, nothing remains."""
+        importing: _Import | None = None
+        written = 0
+        try:
+            for batch in batches:
+                if not batch:
+                    continue
+                plan = _Plan.of(batch)
+                if importing is None:
+                    importing = self._begin()
+                with self._translated("stage an import in"), self._session() as session:
+                    session.execute_write(self._stage, importing.id, plan)
+                for model_id in plan.delete_models:
+                    importing.models[model_id] = None
+                importing.models.update(plan.models)
+                importing.size += batch.size
+                written += batch.size
+            if importing is not None:
+                self._publish(importing)
+        except BaseException:
+            if importing is not None and not importing.publishing:
+                with suppress(Exception):  # else the next store to open the database cleans up
+                    self._roll_back(importing.id)
+            raise
+        return written
+
+    def _begin(self) -> _Import:
+        importing = _Import(uuid.uuid4().hex)
+        with self._translated("begin an import in"):
+            try:
+                self._driver.execute_query(
+                    "CREATE (:Import {id: $x, lock: true, state: 'staging', started: datetime(), "
+                    "seen: datetime()})",
+                    x=importing.id,
+                    database_=self._database,
+                )
+            except ConstraintError:
+                (other,) = self._read("MATCH (i:Import) RETURN i.id AS id, i.state AS state, i.seen AS seen")
+                raise StoreError(
+                    f"another import ({other['id']}, {other['state']}, last write at {other['seen']}) is "
+                    f"under way in {self!r}; one import runs at a time. If its writer died, a store opened "
+                    f"{self._recover_after:g} s after that last write recovers it"
+                ) from None
+        return importing
+
+    def _stage(self, tx: neo4j.ManagedTransaction, stage: str, plan: _Plan) -> None:
+        """Write one batch of import ``stage`` where no read looks, or mark what publication deletes."""
+        if plan.delete_relationships:
+            by_source: dict[str, list[str]] = defaultdict(list)
+            for source, rel_id in plan.delete_relationships:
+                by_source[source].append(rel_id)
+            groups = [{"s": s, "ids": ids} for s, ids in by_source.items()]
+            for chunk in self._chunks(groups):
+                tx.run(
+                    "UNWIND $groups AS g " + _END.format(v="s", id="g.s") + " WITH g, s WHERE s IS NOT NULL "
+                    "FOREACH (o IN [(s)-[o]->() WHERE o.id IN g.ids AND o._stage = $x | o] | DELETE o) "
+                    "FOREACH (o IN [(s)-[o]->() WHERE o.id IN g.ids AND o._stage IS NULL | o] | "
+                    "SET o._drop = $x, s._touch = $x)",
+                    groups=chunk,
+                    x=stage,
+                ).consume()
+        for chunk in self._chunks(plan.delete_twins):
+            tx.run(
+                "UNWIND $ids AS id OPTIONAL MATCH (q:Staged {id: id, _stage: $x}) DETACH DELETE q "
+                "WITH id OPTIONAL MATCH (p:Twin {id: id}) WHERE p._drop IS NULL OR p._drop <> $x "
+                "SET p._drop = $x, p._touch = $x",
+                ids=chunk,
+                x=stage,
+            ).consume()
+        for chunk in self._chunks(list(plan.twins.values())):
+            tx.run(
+                "UNWIND $rows AS row "
+                "OPTIONAL MATCH (p:Twin {id: row.id}) WHERE p._drop IS NULL OR p._drop <> $x "
+                "MERGE (s:Staged {id: row.id, _stage: $x}) "
+                "SET s = row, s._stage = $x, s._replaces = CASE WHEN p IS NULL THEN null ELSE true END",
+                rows=chunk,
+                x=stage,
+            ).consume()
+        if plan.relationships:
+            self._stage_relationships(tx, stage, plan.relationships)
+        tx.run("MATCH (i:Import {id: $x}) SET i.seen = datetime()", x=stage).consume()
+
+    def _stage_relationships(
+        self, tx: neo4j.ManagedTransaction, stage: str, rels: Mapping[RelationshipKey, dict[str, Any]]
+    ) -> None:
+        """As :meth:`_write_relationships`, but the new relationships are staged and the ones they
+        replace marked; a relationship staged before by the same import is replaced outright."""
+        groups: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+        for (source, rel_id), row in rels.items():
+            group = groups[relationship_type(row["n"])].setdefault(
+                source, {"s": source, "ids": [], "rels": []}
+            )
+            group["ids"].append(rel_id)
+            group["rels"].append(row)
+        written = 0
+        for rel_type, by_source in groups.items():
+            first = next(iter(by_source.values()))["rels"][0]["n"]
+            name = None if rel_type == f"R_{first}" else first
+            query = (
+                "UNWIND $groups AS g " + _END.format(v="s", id="g.s") + " WITH g, s WHERE s IS NOT NULL "
+                "SET s._touch = $x "
+                "FOREACH (o IN [(s)-[o]->() WHERE o.id IN g.ids AND o._stage = $x | o] | DELETE o) "
+                "FOREACH (o IN [(s)-[o]->() WHERE o.id IN g.ids AND o._stage IS NULL | o] | "
+                "SET o._drop = $x) "
+                "WITH s, g UNWIND g.rels AS row " + _END.format(v="t", id="row.t") + " "
+                "WITH s, row, t WHERE t IS NOT NULL "
+                f"CREATE (s)-[:{_quoted(rel_type)} {{id: row.i, name: $name, json: row.j, _stage: $x}}]->(t) "
+                "RETURN count(*) AS n"
+            )
+            chunk: list[dict[str, Any]] = []
+            size = 0
+            for group in by_source.values():
+                chunk.append(group)
+                size += len(group["rels"])
+                if size >= self._batch_size:
+                    written += tx.run(query, groups=chunk, name=name, x=stage).single(strict=True)["n"]
+                    chunk, size = [], 0
+            if chunk:
+                written += tx.run(query, groups=chunk, name=name, x=stage).single(strict=True)["n"]
+        if written != len(rels):
+            _reject_dangling(tx, rels.values(), stage)
+
+    def _publish(self, importing: _Import) -> None:
+        models = json.dumps(importing.models)
+        atomic = importing.size <= ATOMIC_PUBLISH
+        with self._translated("publish an import in"), self._session() as session:
+            session.execute_write(self._mark_publishing, importing.id, models, atomic)
+        if atomic:
+            return
+        importing.publishing = True  # from here on the import is rolled forward, never back
+        try:
+            self._finish(importing.id)
+        except StoreError as exc:
+            raise StoreError(
+                f"import {importing.id} is committed but its publication was interrupted ({exc}); part of it "
+                f"may be visible. A store opened {self._recover_after:g} s after its last write finishes it"
+            ) from exc
+
+    def _mark_publishing(self, tx: neo4j.ManagedTransaction, stage: str, models: str, atomic: bool) -> None:
+        """Check that no other writer created a staged twin meanwhile, then commit to publishing
+        (an atomic publication does all of it here, in this transaction)."""
+        taken = [
+            record["id"]
+            for record in tx.run(
+                "MATCH (s:Staged {_stage: $x}) WHERE s._replaces IS NULL "
+                "AND EXISTS { MATCH (t:Twin {id: s.id}) WHERE t._drop IS NULL OR t._drop <> $x } "
+                "RETURN s.id AS id LIMIT 5",
+                x=stage,
+            )
+        ]
+        if taken:
+            raise StoreError(
+                "another writer created twins the import adds while it was staged; nothing was imported: "
+                + ", ".join(repr(t) for t in taken)
+            )
+        tx.run(
+            "MATCH (i:Import {id: $x}) SET i.state = 'publishing', i.models = $models", x=stage, models=models
+        ).consume()
+        if atomic:
+            _publish_steps(tx, stage, None)
+
+    def _finish(self, stage: str) -> None:
+        """Publish a staged import in transactions of ``_PUBLISH_ROWS``; every step may run again."""
+        with self._translated("publish an import in"), self._session() as session:
+            _publish_steps(session, stage, session)
+
+    def _roll_back(self, stage: str) -> None:
+        """Delete what import ``stage`` staged and unmark what it touched, in bounded transactions."""
+        with self._translated("roll back an import in"), self._session() as session:
+            for query in (
+                _each("MATCH (s:Staged {_stage: $x})", "s", "DETACH DELETE s", batched=True),
+                _each(
+                    "MATCH (t:Twin {_touch: $x})",
+                    "t",
+                    "FOREACH (r IN [(t)-[r]->() WHERE r._stage = $x | r] | DELETE r) "
+                    "FOREACH (r IN [(t)-[r]->() WHERE r._drop = $x | r] | REMOVE r._drop) "
+                    "SET t._drop = CASE WHEN t._drop = $x THEN null ELSE t._drop END REMOVE t._touch",
+                    batched=True,
+                ),
+                "MATCH (i:Import {id: $x}) DELETE i",
+            ):
+                session.run(query, x=stage).consume()
+
+    def _recover(self) -> None:
+        """Roll back (staging) or finish (publishing) every import silent for ``recover_after`` seconds."""
+        with self._translated("recover imports in"):
+            pending = self._read(
+                "MATCH (i:Import) WHERE i.seen <= datetime() - duration({milliseconds: $ms}) "
+                "RETURN i.id AS id, i.state AS state",
+                ms=int(self._recover_after * 1000),
+            )
+        for record in pending:
+            if record["state"] == "publishing":
+                self._finish(record["id"])
+            else:
+                self._roll_back(record["id"])
 
     # --- reads -----------------------------------------------------------------------------------
 
@@ -319,7 +567,7 @@ class Neo4jStore(Store):
             for chunk in self._chunks(groups):
                 records = self._read(
                     "UNWIND $groups AS g MATCH (s:Twin {id: g.s})-[r]->(t:Twin) WHERE r.id IN g.ids "
-                    "RETURN s.id AS source, t.id AS target, " + _REL_COLUMNS,
+                    "AND r._stage IS NULL RETURN s.id AS source, t.id AS target, " + _REL_COLUMNS,
                     groups=chunk,
                 )
                 for record in records:
@@ -337,7 +585,8 @@ class Neo4jStore(Store):
         arrow = {"out": f"-{rel}->", "in": f"<-{rel}-", "both": f"-{rel}-"}[direction]
         query = (
             f"UNWIND $ids AS id MATCH (a:Twin {{id: id}}) OPTIONAL MATCH (a){arrow}(b:Twin) "
-            + ("" if name is None else f"WHERE {_REL_NAME} = $name ")
+            + "WHERE r._stage IS NULL "
+            + ("" if name is None else f"AND {_REL_NAME} = $name ")
             + "RETURN id AS twin, startNode(r).id AS source, endNode(r).id AS target, "
             + _REL_COLUMNS
         )
@@ -415,18 +664,25 @@ class Neo4jStore(Store):
             for record in tx.run("MATCH (t:Twin) RETURN t.id AS id, t.model AS model, t.json AS json"):
                 yield _twin(record)
             for record in tx.run(
-                "MATCH (s:Twin)-[r]->(t:Twin) RETURN s.id AS source, t.id AS target, " + _REL_COLUMNS
+                "MATCH (s:Twin)-[r]->(t:Twin) WHERE r._stage IS NULL "
+                "RETURN s.id AS source, t.id AS target, " + _REL_COLUMNS
             ):
                 yield _relationship(record)
 
     def counts(self) -> dict[str, int]:
+        """From Neo4j's count store, except while an import is staged: relationships are then counted
+        one by one (the count store counts staged ones too)."""
         with self._translated("count in"):
             (record,) = self._read(
                 "CALL { MATCH (m:Model) RETURN count(m) AS models } "
                 "CALL { MATCH (t:Twin) RETURN count(t) AS twins } "
                 "CALL { MATCH ()-[r]->() RETURN count(r) AS edges } "
                 "CALL { MATCH ()-[e:EXTENDS]->() RETURN count(e) AS extends } "
-                "RETURN models, twins, edges - extends AS relationships"
+                "CALL { MATCH (i:Import) RETURN count(i) AS imports } "
+                "CALL { WITH imports UNWIND CASE WHEN imports > 0 THEN [1] ELSE [] END AS busy "
+                "MATCH (:Twin)-[r]->(:Twin) WHERE r._stage IS NULL RETURN count(r) AS visible } "
+                "RETURN models, twins, "
+                "CASE WHEN imports > 0 THEN visible ELSE edges - extends END AS relationships"
             )
         return {
             "models": record["models"],
@@ -444,12 +700,17 @@ class Neo4jStore(Store):
 
 
 _REL_NAME = "coalesce(r.name, substring(type(r), 2))"  # R_<name> spells a plain name
+# replaces twin ``t`` by ``row``, keeping the marks of an import that touches it
+_REPLACE = "WITH t, row, t._touch AS touch, t._drop AS drop SET t = row SET t._touch = touch, t._drop = drop"
 _REL_COLUMNS = f"r.id AS id, {_REL_NAME} AS name, r.json AS json"
 
 _SCHEMA = (
     "CREATE CONSTRAINT dtgraph_twin_id IF NOT EXISTS FOR (t:Twin) REQUIRE t.id IS UNIQUE",
     "CREATE CONSTRAINT dtgraph_model_id IF NOT EXISTS FOR (m:Model) REQUIRE m.id IS UNIQUE",
     "CREATE INDEX dtgraph_twin_model IF NOT EXISTS FOR (t:Twin) ON (t.model)",
+    "CREATE INDEX dtgraph_twin_touch IF NOT EXISTS FOR (t:Twin) ON (t._touch)",
+    "CREATE INDEX dtgraph_staged IF NOT EXISTS FOR (s:Staged) ON (s.id, s._stage)",
+    "CREATE CONSTRAINT dtgraph_import_lock IF NOT EXISTS FOR (i:Import) REQUIRE i.lock IS UNIQUE",
     "CALL db.awaitIndexes(300)",
 )
 
@@ -592,15 +853,21 @@ def _relationship(record: neo4j.Record) -> Relationship:
     )
 
 
-def _reject_dangling(tx: neo4j.ManagedTransaction, rows: Iterable[dict[str, Any]]) -> None:
-    """Raise (so the transaction rolls back) naming the relationships whose twins are missing."""
+def _reject_dangling(
+    tx: neo4j.ManagedTransaction, rows: Iterable[dict[str, Any]], stage: str | None = None
+) -> None:
+    """Raise (so the transaction rolls back) naming the relationships whose twins are missing (for an
+    import: neither stored and kept, nor staged)."""
     rows = list(rows)
     ends = list(dict.fromkeys(end for row in rows for end in (row["s"], row["t"])))
     present: set[str] = set()
+    query = (
+        "UNWIND $ids AS id MATCH (t:Twin {id: id}) RETURN t.id AS id"
+        if stage is None
+        else f"UNWIND $ids AS id {_END.format(v='t', id='id')} WITH id, t WHERE t IS NOT NULL RETURN id"
+    )
     for start in range(0, len(ends), 10_000):
-        result = tx.run(
-            "UNWIND $ids AS id MATCH (t:Twin {id: id}) RETURN t.id AS id", ids=ends[start : start + 10_000]
-        )
+        result = tx.run(query, ids=ends[start : start + 10_000], x=stage)
         present.update(record["id"] for record in result)
     missing = [
         f"relationship '{row['i']}' from '{row['s']}' to '{row['t']}' needs twin '{end}'"
@@ -614,6 +881,100 @@ def _reject_dangling(tx: neo4j.ManagedTransaction, rows: Iterable[dict[str, Any]
         + "; ".join(missing[:5])
         + more
     )
+
+
+# --- imports ---------------------------------------------------------------------------------------
+
+# binds ``v`` to the twin an import's relationship ends at: the stored one unless the import deletes
+# it, else the one it stages (not a replacement: that one's relationships stay on the stored twin)
+_END = (
+    "OPTIONAL MATCH ({v}p:Twin {{id: {id}}}) WHERE {v}p._drop IS NULL OR {v}p._drop <> $x "
+    "OPTIONAL MATCH ({v}q:Staged {{id: {id}, _stage: $x}}) WHERE {v}q._replaces IS NULL "
+    "WITH *, coalesce({v}p, {v}q) AS {v}"
+)
+
+
+class _Import:
+    """An import being written: its id, its models (None: deleted), its size so far."""
+
+    __slots__ = ("id", "models", "publishing", "size")
+
+    def __init__(self, import_id: str) -> None:
+        self.id = import_id
+        self.models: dict[str, str | None] = {}
+        self.size = 0
+        self.publishing = False
+
+
+def _each(match: str, var: str, body: str, *, batched: bool) -> str:
+    """``body`` for each row of ``match``: in transactions of ``_PUBLISH_ROWS`` rows, or in the caller's."""
+    if batched:
+        return f"{match} CALL {{ WITH {var} {body} }} IN TRANSACTIONS OF {_PUBLISH_ROWS} ROWS"
+    return f"{match} WITH {var} {body}"
+
+
+def _publish_steps(
+    run: neo4j.ManagedTransaction | neo4j.Session, stage: str, session: neo4j.Session | None
+) -> None:
+    """Make import ``stage`` the stored graph: models, deleted twins, replaced twins, new twins, then
+    relationships, and drop the ``Import`` node. With ``session``, each step runs in transactions of
+    its own (``run`` is the session); without, everything runs in the transaction ``run``."""
+    batched = session is not None
+
+    def step(match: str, var: str, body: str, **params: Any) -> None:
+        run.run(_each(match, var, body, batched=batched), x=stage, **params).consume()
+        if batched:
+            run.run("MATCH (i:Import {id: $x}) SET i.seen = datetime()", x=stage).consume()
+
+    (record,) = list(run.run("MATCH (i:Import {id: $x}) RETURN i.models AS models", x=stage))
+    models: dict[str, str | None] = json.loads(record["models"] or "{}")
+    if models:
+        plan = _Plan()
+        plan.models = {m: text for m, text in models.items() if text is not None}
+        plan.delete_models = [m for m, text in models.items() if text is None]
+        if session is None:
+            assert isinstance(run, neo4j.ManagedTransaction)
+            _write_models(run, plan)
+        else:
+            session.execute_write(_write_models, plan)
+    step("MATCH (t:Twin {_touch: $x}) WHERE t._drop = $x", "t", "DETACH DELETE t")
+    pairs = [
+        (record["old"], record["new"])
+        for record in run.run(
+            "MATCH (c:Staged {_stage: $x}) WHERE c._replaces MATCH (t:Twin {id: c.id}) "
+            "RETURN DISTINCT t.model AS old, c.model AS new",
+            x=stage,
+        )
+    ]
+    added = [
+        record["model"]
+        for record in run.run("MATCH (s:Staged {_stage: $x}) RETURN DISTINCT s.model AS model", x=stage)
+    ]
+    labels = _twin_labels(run, {m for pair in pairs for m in pair} | set(added))
+    for old, new in pairs:
+        step(
+            "MATCH (c:Staged {_stage: $x}) WHERE c._replaces AND c.model = $new "
+            "MATCH (t:Twin {id: c.id}) WHERE t.model = $old",
+            "c, t",
+            "WITH c, t, t._touch AS touch SET t = properties(c) SET t._touch = touch "
+            "REMOVE t._stage, t._replaces " + _relabel(labels[old], labels[new]) + "DELETE c",
+            old=old,
+            new=new,
+        )
+    for model in added:  # the replacements left have lost their stored twin to another writer: new
+        step(
+            "MATCH (s:Staged {_stage: $x}) WHERE s.model = $model",
+            "s",
+            f"SET s{_labels(['Twin', *labels[model]])}, s._touch = $x REMOVE s:Staged, s._stage, s._replaces",
+            model=model,
+        )
+    step(
+        "MATCH (t:Twin {_touch: $x})",
+        "t",
+        "FOREACH (r IN [(t)-[r]->() WHERE r._drop = $x | r] | DELETE r) "
+        "FOREACH (r IN [(t)-[r]->() WHERE r._stage = $x | r] | REMOVE r._stage) REMOVE t._touch",
+    )
+    run.run("MATCH (i:Import {id: $x}) DELETE i", x=stage).consume()
 
 
 # --- models and labels -----------------------------------------------------------------------------
@@ -703,7 +1064,7 @@ def _ancestry_labels(model_id: str, parents: Mapping[str, Sequence[str]]) -> lis
     return [model_label(m) for m in seen]
 
 
-def _twin_labels(tx: neo4j.ManagedTransaction, models: Iterable[str]) -> dict[str, list[str]]:
+def _twin_labels(tx: neo4j.ManagedTransaction | neo4j.Session, models: Iterable[str]) -> dict[str, list[str]]:
     """The labels of twins of each model: stored with the model, or just its own if it is not stored."""
     wanted = list(models)
     result = tx.run(

@@ -6,11 +6,15 @@ The contract every store shares is in test_contract.py.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import subprocess
 import sys
 import textwrap
+import threading
+import tracemalloc
 import zlib
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -277,6 +281,248 @@ def test_a_failure_while_committing_rolls_back_memory_and_journal(
     assert reopened(data) == after
 
 
+# --- streams: one change in parts ----------------------------------------------------------------------
+
+
+def parts(batches: list[Batch] = BATCHES, fail_at: int | None = None) -> Iterator[Batch]:
+    """``batches`` one by one, as a bulk import streams its chunks; raises instead of batch ``fail_at``."""
+    for number, batch in enumerate(batches, start=1):
+        if number == fail_at:
+            raise RuntimeError(f"the source failed at batch {number}")
+        yield batch
+
+
+def test_a_stream_applies_its_batches_in_order_and_replays_after_a_reopen(data: Path) -> None:
+    expected = fill(data.parent / "one-by-one", BATCHES)[-1]
+    with MemoryStore(data, fsync=True, clock=Clock()) as store:
+        assert store.apply_stream(parts()) == sum(b.size for b in BATCHES)
+        assert state(store) == expected
+        history = [store.history(t) for t in ("a", "m", "p", "x")]
+    assert len(frame_offsets(data)) == len(BATCHES) + 1  # a frame per part and the commit frame
+    with MemoryStore(data) as store:
+        assert state(store) == expected
+        assert [store.history(t) for t in ("a", "m", "p", "x")] == history
+        store.apply(Batch(twins=[Twin("later", ASSET)]))  # plain batches follow a stream
+    with MemoryStore(data) as store:
+        assert state(store)[3]["twins"] == expected[3]["twins"] + 1
+
+
+def test_a_stream_is_one_change_in_time() -> None:
+    store = MemoryStore(clock=Clock())
+    store.apply(BATCHES[0])
+    store.apply_stream(parts(BATCHES[1:]))
+    changes = store.history("a")
+    assert len(changes) == 4 and {c.time for c in changes} == {datetime(2026, 1, 1, 0, 1, tzinfo=UTC)}
+    assert state(store.as_of(datetime(2026, 1, 1, 0, 0, 59, tzinfo=UTC)))[3]["twins"] == 0
+    assert state(store.as_of(datetime(2026, 1, 1, 0, 1, tzinfo=UTC))) == state(store)
+
+
+def test_an_empty_stream_writes_nothing(data: Path) -> None:
+    with MemoryStore(data) as store:
+        size = (data / JOURNAL_NAME).stat().st_size
+        assert store.apply_stream(iter([Batch(), Batch()])) == 0
+        assert (data / JOURNAL_NAME).stat().st_size == size
+
+
+@pytest.mark.parametrize("fault", ["source", "rule", "interrupt"])
+def test_a_failure_in_the_third_batch_rolls_back_the_whole_stream(
+    data: Path, fault: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = MemoryStore(data, clock=Clock())
+    store.apply_stream(parts(BATCHES[:2]))
+    store.apply(Batch(twins=[Twin("x", ASSET, {"name": "before"})]))
+    before, history = state(store), [store.history(t) for t in ("a", "m", "p", "x")]
+    journal = (data / JOURNAL_NAME).read_bytes()
+    stream = [
+        Batch(twins=[Twin("a", PUMP, {"flow": 2.0}), Twin("n", ASSET)], delete_twins=["m"]),
+        Batch(relationships=[Relationship("r1", "a", "n", "feeds"), Relationship("r9", "n", "x", "partOf")]),
+        Batch(twins=[Twin("x", MACHINE)], models=[{**MODELS[0], "description": "changed"}]),
+        Batch(delete_relationships=[("a", "r1")]),
+    ]
+    if fault == "source":
+        batches = parts(stream, fail_at=3)
+        error: type[BaseException] = RuntimeError
+    elif fault == "rule":  # the fourth batch's plan finds a relationship to no twin
+        batches = parts([*stream[:3], Batch(relationships=[Relationship("bad", "a", "nobody", "feeds")])])
+        error = StoreError
+    else:  # an interrupt half-way through committing the third batch in memory
+        calls, real = 0, MemoryStore._put_twin
+
+        def failing(self: MemoryStore, twin: Twin) -> None:
+            nonlocal calls
+            calls += 1
+            if calls == 3:  # the third batch's twin
+                raise KeyboardInterrupt
+            real(self, twin)
+
+        monkeypatch.setattr(MemoryStore, "_put_twin", failing)
+        batches, error = parts(stream), KeyboardInterrupt
+    with pytest.raises(error):
+        store.apply_stream(batches)
+    monkeypatch.undo()
+    assert state(store) == before
+    assert [store.history(t) for t in ("a", "m", "p", "x")] == history
+    assert (data / JOURNAL_NAME).read_bytes() == journal
+    store.apply_stream(parts(stream))  # the store is fine: the same stream applies afterwards
+    after = state(store)
+    store.close()
+    assert reopened(data) == after
+
+
+def test_writing_from_inside_a_stream_is_refused(data: Path) -> None:
+    store = MemoryStore(data)
+
+    def sneaky() -> Iterator[Batch]:
+        yield BATCHES[0]
+        store.apply(BATCHES[1])  # the stream's own thread may read, not write
+        yield BATCHES[1]
+
+    with pytest.raises(StoreError, match="applying a stream"):
+        store.apply_stream(sneaky())
+    assert state(store)[3] == {"models": 0, "twins": 0, "relationships": 0}
+    store.apply_stream(parts())  # the refusal left no trace
+
+
+def test_readers_in_other_threads_wait_for_the_whole_stream() -> None:
+    store = MemoryStore()
+    store.apply(BATCHES[0])
+    first_applied, go_on = threading.Event(), threading.Event()
+    seen: list[dict[str, int]] = []
+
+    def slow() -> Iterator[Batch]:
+        yield BATCHES[1]
+        assert store.counts()["twins"] == 2  # the stream's own thread sees its parts
+        first_applied.set()
+        go_on.wait(10)
+        yield BATCHES[2]
+
+    writer = threading.Thread(target=store.apply_stream, args=(slow(),))
+    writer.start()
+    first_applied.wait(10)
+    reader = threading.Thread(target=lambda: seen.append(store.counts()))
+    reader.start()
+    reader.join(0.2)
+    assert reader.is_alive() and not seen  # waiting for the stream, not reading half of it
+    go_on.set()
+    writer.join(10)
+    reader.join(10)
+    assert seen == [{"models": 5, "twins": 3, "relationships": 2}]
+
+
+_STREAM_CRASH = textwrap.dedent(
+    """
+    import os, sys
+    from pathlib import Path
+    from tests.stores.models import BATCHES
+    from dtgraph.stores.memory import MemoryStore
+
+    store = MemoryStore(Path(sys.argv[1]))
+    store.apply(BATCHES[0])
+    how = sys.argv[2]
+    real_write = os.write
+
+    def dying(fd, data):
+        data = bytes(data)
+        if how == "commit" and b'"commit":true' in data:
+            os._exit(17)  # every part is on disk, the commit frame is not
+        if how == "torn" and b'"part":3' in data:
+            real_write(fd, data[:30])  # the third part's frame is half written
+            os._exit(17)
+        return real_write(fd, data)
+
+    os.write = dying
+
+    def batches():
+        yield from BATCHES[1:3]
+        if how == "between":
+            os._exit(17)  # the source dies between two batches
+        yield from BATCHES[3:]
+
+    store.apply_stream(batches())
+    """
+)
+
+
+@pytest.mark.parametrize("how", ["between", "torn", "commit"])
+def test_a_process_killed_during_a_stream_loses_the_whole_stream(data: Path, how: str) -> None:
+    run = subprocess.run([sys.executable, "-c", _STREAM_CRASH, str(data), how], cwd=REPO, capture_output=True)
+    assert run.returncode == 17, run.stderr.decode()
+    expected = fill(data.parent / "expected", BATCHES[:1])[-1]
+    size = (data.parent / "expected" / JOURNAL_NAME).stat().st_size
+    assert (data / JOURNAL_NAME).stat().st_size > size + 300  # parts of the stream reached the journal
+    assert reopened(data) == expected
+    assert (data / JOURNAL_NAME).stat().st_size == size  # the open group was cut off
+    with MemoryStore(data) as store:
+        store.apply_stream(parts(BATCHES[1:]))
+    assert reopened(data) == fill(data.parent / "all", BATCHES)[-1]
+
+
+def frame(payload: bytes) -> bytes:
+    return b"DTJ1" + len(payload).to_bytes(4, "big") + zlib.crc32(payload).to_bytes(4, "big") + payload
+
+
+def test_anything_after_a_stream_left_open_is_corruption(data: Path) -> None:
+    run = subprocess.run([sys.executable, "-c", _STREAM_CRASH, str(data), "commit"], cwd=REPO)
+    assert run.returncode == 17
+    journal = data / JOURNAL_NAME
+    with journal.open("ab") as file:  # a plain batch after the open group: no crash writes that
+        file.write(
+            frame(b'{"time":"2030-01-01T00:00:00+00:00","twins":[["z","' + ASSET.encode() + b'",{}]]}')
+        )
+    raw = journal.read_bytes()
+    with pytest.raises(StoreCorrupted, match="never committed"):
+        MemoryStore(data)
+    assert journal.read_bytes() == raw
+
+
+def test_a_commit_frame_must_close_its_parts(data: Path) -> None:
+    with MemoryStore(data) as store:
+        store.apply_stream(parts(BATCHES[:2]))
+    journal = data / JOURNAL_NAME
+    raw = journal.read_bytes()
+    last = frame_offsets(data)[-1]
+    commit = raw[last + 12 :].replace(b'"parts":2', b'"parts":3')
+    journal.write_bytes(raw[:last] + frame(commit))
+    with pytest.raises(StoreCorrupted, match="does not close its parts"):
+        MemoryStore(data)
+
+
+@pytest.mark.parametrize("journalled", [False, True])
+def test_a_stream_holds_one_batch_at_a_time_beyond_the_store(tmp_path: Path, journalled: bool) -> None:
+    """50 batches of 200 twins whose (shared) 2 kB text costs the store nothing but its journal frame
+    2 kB a twin: pending data shows as the peak of traced memory above what the store keeps at the end."""
+    blob = "x" * 2000
+    frame_size = 200 * 2000
+
+    def batches() -> Iterator[Batch]:
+        yield Batch(models=MODELS)
+        for c in range(50):
+            yield Batch(twins=[Twin(f"t{c:02d}-{i:03d}", ASSET, {"name": blob}) for i in range(200)])
+
+    def overhead(apply: Any) -> int:
+        gc.collect()
+        tracemalloc.start()
+        try:
+            apply(batches())
+            current, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        return peak - current
+
+    def store(name: str) -> MemoryStore:
+        return MemoryStore(tmp_path / name, fsync=False) if journalled else MemoryStore()
+
+    streamed = store("streamed")
+    gathering = store("gathering")
+    stream_overhead = overhead(streamed.apply_stream)
+    gather_overhead = overhead(lambda b: Store.apply_stream(gathering, b))  # the default: one big batch
+    assert state(streamed) == state(gathering)
+    assert stream_overhead < 3 * frame_size + 500_000
+    if journalled:
+        assert gather_overhead > 50 * frame_size  # the one frame of the gathered batch
+    assert gather_overhead > 5 * stream_overhead
+
+
 # --- history and as_of ---------------------------------------------------------------------------------
 
 
@@ -405,7 +651,7 @@ class Reference:
 
 
 class StoreMachine(RuleBasedStateMachine):
-    """Random batches against MemoryStore (persistent) and the reference; reopen at any point."""
+    """Random batches and streams against MemoryStore (persistent) and the reference; reopen at any point."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -422,6 +668,17 @@ class StoreMachine(RuleBasedStateMachine):
         else:
             with pytest.raises(StoreError):
                 self.store.apply(batch)
+
+    @rule(batches=st.lists(_BATCHES, min_size=1, max_size=4))
+    def stream(self, batches: list[Batch]) -> None:
+        """A stream: its batches in order, as one change; a batch that breaks a rule undoes them all."""
+        twins, rels = self.reference.twins, self.reference.rels
+        if all(self.reference.apply(batch) for batch in batches):
+            assert self.store.apply_stream(iter(batches)) == sum(b.size for b in batches)
+        else:
+            self.reference.twins, self.reference.rels = twins, rels
+            with pytest.raises(StoreError):
+                self.store.apply_stream(iter(batches))
 
     @precondition(lambda self: self.reference.twins)
     @rule()

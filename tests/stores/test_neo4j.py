@@ -6,19 +6,31 @@ These tests use the session's real Neo4j (``neo4j_uri``/``neo4j_auth``); they fa
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import re
 import socket
+import subprocess
+import sys
+import textwrap
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import neo4j
 import pytest
 
+import dtgraph.stores.neo4j as neo4j_store
 from dtgraph.graph.records import Relationship, Twin
-from dtgraph.stores.base import Batch, Filter
+from dtgraph.stores.base import Batch, Filter, Store
 from dtgraph.stores.errors import StoreError, StoreUnavailable
+from dtgraph.stores.memory import MemoryStore
 from dtgraph.stores.neo4j import Neo4jStore, model_label, relationship_type
+from tests.stores.models import BATCHES as STORE_BATCHES
+from tests.stores.models import LINE
+from tests.stores.models import MODELS as STORE_MODELS
+
+REPO = Path(__file__).resolve().parents[2]
 
 ASSET = "dtmi:test:Asset;1"
 MACHINE = "dtmi:test:Machine;1"
@@ -369,3 +381,265 @@ def test_paging_follows_code_point_order(store: Neo4jStore) -> None:
             condition = Filter("v", op, value)  # type: ignore[arg-type]
             expected = sorted(i for i in ids if condition.matches({"v": i}))
             assert [t.id for t in store.query_twins(where=[condition]).twins] == expected, condition
+
+
+# --- imports: staged, then published -------------------------------------------------------------
+
+
+def base_graph() -> list[Batch]:
+    return STORE_BATCHES[:3]  # models; twins a, m, p; relationships a-r1->m, m-r2->p
+
+
+def import_stream() -> list[Batch]:
+    """Every kind of change a stream may carry over ``base_graph``, each batch seeing the ones before."""
+    asset = {**STORE_MODELS[0], "description": "changed"}
+    line = next(m for m in STORE_MODELS if m["@id"] == LINE)
+    return [
+        Batch(models=[asset, {**line, "description": "a line"}]),
+        Batch(
+            twins=[Twin(f"n{i}", ASSET, {"name": f"new {i}"}) for i in range(1, 6)]
+            + [Twin("a", MACHINE, {"temperature": 1.5}), Twin("p", PUMP, {"flow": 2.0})]
+        ),
+        Batch(
+            relationships=[
+                Relationship("f1", "n1", "a", "feeds"),
+                Relationship("r1", "a", "n2", "feeds", {"rate": 3.0}),  # replaces a-r1->m
+                Relationship("part", "m", "n3", "partOf"),
+                Relationship("f2", "n1", "n2", "feeds", {"rate": 0.5}),
+            ]
+        ),
+        Batch(delete_twins=["m", "n5"], delete_relationships=[("n1", "f2"), ("n1", "nothing")]),
+        Batch(
+            twins=[Twin("m", PUMP, {"flow": 9.0}), Twin("n4", ASSET, {"name": "again"})],
+            relationships=[Relationship("back", "m", "a", "partOf"), Relationship("f2", "n1", "n4", "feeds")],
+        ),
+    ]
+
+
+def reads(store: Store) -> tuple[Any, ...]:
+    """What every read of the store returns about the twins the tests use."""
+    ids = ["a", "m", "p", "x", *(f"n{i}" for i in range(1, 6))]
+    keys = [(s, r) for s in ids for r in ("r1", "r2", "f1", "f2", "part", "back")]
+    snapshot = list(store.snapshot())
+    return (
+        store.model_documents(),
+        store.get_twins(ids),
+        store.get_relationships(keys),
+        *(store.relationships(ids, direction=d) for d in ("out", "in", "both")),
+        store.relationships(ids, name="partOf", direction="both"),
+        store.query_twins(),
+        store.query_twins(ASSET),
+        store.query_twins(MACHINE, include_subtypes=False),
+        store.query_twins(where=[Filter("name", "exists")]),
+        sorted(
+            (t.id, t.model, json.dumps(t.properties, sort_keys=True, default=dict))
+            for t in snapshot
+            if isinstance(t, Twin)
+        ),
+        sorted(
+            (r.source, r.id, r.target, r.name, json.dumps(r.properties, sort_keys=True, default=dict))
+            for r in snapshot
+            if isinstance(r, Relationship)
+        ),
+        store.counts(),
+    )
+
+
+def leftovers(uri: str, auth: tuple[str, str] | None) -> dict[str, int]:
+    """What an import may leave behind; all zero once it is published or rolled back."""
+    (found,) = cypher(
+        uri,
+        auth,
+        "CALL { MATCH (s:Staged) RETURN count(s) AS staged } "
+        "CALL { MATCH (i:Import) RETURN count(i) AS imports } "
+        "CALL { MATCH (n) WHERE n._touch IS NOT NULL OR n._drop IS NOT NULL OR n._stage IS NOT NULL "
+        "RETURN count(n) AS marked_nodes } "
+        "CALL { MATCH ()-[r]->() WHERE r._stage IS NOT NULL OR r._drop IS NOT NULL "
+        "RETURN count(r) AS marked_relationships } "
+        "RETURN staged, imports, marked_nodes, marked_relationships",
+    )
+    return found
+
+
+NOTHING_LEFT = {"staged": 0, "imports": 0, "marked_nodes": 0, "marked_relationships": 0}
+
+
+def expected_after(batches: list[Batch]) -> tuple[Any, ...]:
+    memory = MemoryStore()
+    for batch in base_graph():
+        memory.apply(batch)
+    memory.apply_stream(iter(batches))
+    return reads(memory)
+
+
+@pytest.fixture(params=["atomic", "batched"])
+def publication(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "batched":
+        monkeypatch.setattr(neo4j_store, "ATOMIC_PUBLISH", 0)  # every import in bounded transactions
+    return str(request.param)
+
+
+def test_a_stream_gives_the_graph_the_memory_store_gives(
+    store: Neo4jStore, publication: str, neo4j_uri: str, neo4j_auth: tuple[str, str] | None
+) -> None:
+    for batch in base_graph():
+        store.apply(batch)
+    stream = import_stream()
+    assert store.apply_stream(iter(stream)) == sum(b.size for b in stream)
+    assert reads(store) == expected_after(stream)
+    assert leftovers(neo4j_uri, neo4j_auth) == NOTHING_LEFT
+    labels = cypher(neo4j_uri, neo4j_auth, "MATCH (t:Twin {id: 'a'}) RETURN labels(t) AS labels")
+    assert set(labels[0]["labels"]) == {"Twin", model_label(MACHINE), model_label(ASSET)}
+
+
+def test_a_staged_import_is_invisible_to_every_read(store: Neo4jStore, publication: str) -> None:
+    for batch in base_graph():
+        store.apply(batch)
+    before = reads(store)
+    checked = 0
+
+    def watched() -> Iterator[Batch]:
+        nonlocal checked
+        for batch in import_stream():
+            yield batch
+            assert reads(store) == before  # the batch just yielded is staged by now
+            checked += 1
+
+    store.apply_stream(watched())
+    assert checked == len(import_stream())
+    assert reads(store) == expected_after(import_stream())
+
+
+@pytest.mark.parametrize("fault", ["source", "dangling"])
+def test_a_failure_while_staging_leaves_nothing(
+    store: Neo4jStore, fault: str, neo4j_uri: str, neo4j_auth: tuple[str, str] | None
+) -> None:
+    for batch in base_graph():
+        store.apply(batch)
+    before = reads(store)
+    stream = import_stream()
+
+    def failing() -> Iterator[Batch]:
+        yield from stream[:3]
+        if fault == "source":
+            raise RuntimeError("the source failed")
+        yield Batch(relationships=[Relationship("bad", "n1", "nobody", "feeds")])
+
+    with pytest.raises(RuntimeError if fault == "source" else StoreError, match=r"source failed|nobody"):
+        store.apply_stream(failing())
+    assert reads(store) == before
+    assert leftovers(neo4j_uri, neo4j_auth) == NOTHING_LEFT
+    store.apply_stream(iter(stream))  # nothing blocks the next import
+    assert reads(store) == expected_after(stream)
+
+
+def test_a_twin_another_writer_creates_meanwhile_fails_the_import(
+    store: Neo4jStore, neo4j_uri: str, neo4j_auth: tuple[str, str] | None
+) -> None:
+    for batch in base_graph():
+        store.apply(batch)
+
+    def racing() -> Iterator[Batch]:
+        yield from import_stream()[:2]  # stages n1 as a new twin
+        store.apply(Batch(twins=[Twin("n1", LINE)]))  # plain batches still run meanwhile
+
+    with pytest.raises(StoreError, match=r"another writer created.*'n1'"):
+        store.apply_stream(racing())
+    assert store.get_twins(["n1", "n2"]) == {"n1": Twin("n1", LINE)}
+    assert leftovers(neo4j_uri, neo4j_auth) == NOTHING_LEFT
+
+
+def test_one_import_runs_at_a_time(
+    store: Neo4jStore, neo4j_uri: str, neo4j_auth: tuple[str, str] | None
+) -> None:
+    def nested() -> Iterator[Batch]:
+        yield Batch(twins=[Twin("one", ASSET)])
+        with Neo4jStore(neo4j_uri, auth=neo4j_auth, database="neo4j") as other:
+            other.apply_stream(iter([Batch(twins=[Twin("two", ASSET)])]))
+
+    with pytest.raises(StoreError, match=r"another import .* one import runs at a time"):
+        store.apply_stream(nested())
+    assert store.get_twins(["one", "two"]) == {}
+    assert leftovers(neo4j_uri, neo4j_auth) == NOTHING_LEFT
+
+
+_IMPORT_CRASH = textwrap.dedent(
+    """
+    import os, sys
+    import dtgraph.stores.neo4j as neo4j_store
+    from tests.stores.test_neo4j import import_stream
+
+    uri, user, password, when = sys.argv[1:]
+    store = neo4j_store.Neo4jStore(uri, auth=(user, password) if user else None, database="neo4j")
+    if when == "publishing":  # the commit point is passed, publication has not begun
+        neo4j_store.ATOMIC_PUBLISH = 0
+        neo4j_store.Neo4jStore._finish = lambda self, stage: os._exit(17)
+
+    def dying():
+        for number, batch in enumerate(import_stream(), start=1):
+            if when == "staging" and number == 4:
+                os._exit(17)
+            yield batch
+
+    store.apply_stream(dying())
+    """
+)
+
+
+@pytest.mark.parametrize("when", ["staging", "publishing"])
+def test_an_import_a_crash_interrupted_is_recovered_when_a_store_opens(
+    store: Neo4jStore, when: str, neo4j_uri: str, neo4j_auth: tuple[str, str] | None
+) -> None:
+    for batch in base_graph():
+        store.apply(batch)
+    before = reads(store)
+    user, password = neo4j_auth or ("", "")
+    run = subprocess.run(
+        [sys.executable, "-c", _IMPORT_CRASH, neo4j_uri, user, password, when], cwd=REPO, capture_output=True
+    )
+    assert run.returncode == 17, run.stderr.decode()
+    assert leftovers(neo4j_uri, neo4j_auth)["imports"] == 1
+    assert reads(store) == before  # nothing of it is visible
+    with Neo4jStore(neo4j_uri, auth=neo4j_auth, database="neo4j") as reopened:  # too recent to recover
+        assert leftovers(neo4j_uri, neo4j_auth)["imports"] == 1
+        with pytest.raises(StoreError, match="another import"):
+            reopened.apply_stream(iter(import_stream()))
+    with Neo4jStore(neo4j_uri, auth=neo4j_auth, database="neo4j", recover_after=0):
+        pass
+    assert leftovers(neo4j_uri, neo4j_auth) == NOTHING_LEFT
+    assert reads(store) == (before if when == "staging" else expected_after(import_stream()))
+
+
+def test_a_large_import_fits_the_test_heap(neo4j_uri: str, neo4j_auth: tuple[str, str] | None) -> None:
+    """100,000 twins and 300,000 relationships in batches of 10,000, on the 512 MB heap of the test
+    server (one transaction of this size runs a 2 GB heap out of memory)."""
+    twins, chunk = 100_000, 10_000
+
+    def batches() -> Iterator[Batch]:
+        yield Batch(models=MODELS)
+        for start in range(0, twins, chunk):
+            yield Batch(
+                twins=[
+                    Twin(f"t{i:06d}", MACHINE, {"temperature": i / 4}) for i in range(start, start + chunk)
+                ]
+            )
+        for start in range(0, 3 * twins, chunk):
+            yield Batch(
+                relationships=[
+                    Relationship(f"r{i % 3}", f"t{i // 3:06d}", f"t{i * 7919 % twins:06d}", "feeds")
+                    for i in range(start, start + chunk)
+                ]
+            )
+
+    store = Neo4jStore(neo4j_uri, auth=neo4j_auth, database="neo4j")
+    try:
+        store.wipe()
+        assert store.apply_stream(batches()) == len(MODELS) + 4 * twins
+        assert store.counts() == {"models": len(MODELS), "twins": twins, "relationships": 3 * twins}
+        assert [r.target for r in store.relationships(["t000001"])["t000001"]] == [
+            f"t{i * 7919 % twins:06d}" for i in (3, 4, 5)
+        ]
+        assert leftovers(neo4j_uri, neo4j_auth) == NOTHING_LEFT
+    finally:
+        store.wipe()
+        store.close()
