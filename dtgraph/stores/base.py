@@ -157,7 +157,10 @@ class Store(ABC):
     def apply_stream(self, batches: Iterable[Batch]) -> int:
         """Apply a stream of batches as one atomic change (bulk imports); returns the entities written.
 
-        This default gathers the stream into one batch; stores override it to stay in bounded memory.
+        Each batch sees the ones before it, as consecutive ``apply`` calls would, and the whole stream
+        commits or rolls back together. This default gathers the stream into one batch (bulk imports send
+        twins before relationships, so that is equivalent for them); the stores override it to hold only
+        one chunk in memory.
         """
         parts: dict[str, list[Any]] = {name: [] for name in _BATCH_FIELDS}
         for batch in batches:
