@@ -11,6 +11,8 @@ import argparse
 from collections.abc import Callable
 
 from dtgraph.commands.aas import register as _aas
+from dtgraph.commands.cascade import register as _cascade
+from dtgraph.commands.cascade import register_criticality as _criticality
 from dtgraph.commands.demo import register as _demo
 from dtgraph.commands.exporting import register as _export
 from dtgraph.commands.importing import register as _import
@@ -28,4 +30,6 @@ COMMANDS: tuple[Callable[[Subparsers[argparse.ArgumentParser]], None], ...] = (
     _demo,
     _aas,
     _serve,
+    _cascade,
+    _criticality,
 )
