@@ -26,6 +26,7 @@ from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaEx
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from dtgraph.api.cascade import CascadeQuery
 from dtgraph.api.errors import expected, translate
 from dtgraph.api.generic import GenericQuery, UntypedTwin
 from dtgraph.api.mutations import Mutation
@@ -83,7 +84,7 @@ class DtSchema(strawberry.Schema):
         config = config or ApiConfig()
         typed = build_typed(models)
         body: dict[str, Any] = {"__module__": __name__, **typed.query_fields}
-        query = strawberry.type(type("Query", (GenericQuery,), body), name="Query")
+        query = strawberry.type(type("Query", (GenericQuery, CascadeQuery), body), name="Query")
         extensions: list[Any] = [TranslateErrors]
         if config.max_aliases is not None:
             extensions.append(functools.partial(MaxAliasesLimiter, max_alias_count=config.max_aliases))
