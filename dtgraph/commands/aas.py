@@ -10,15 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from types import TracebackType
 from typing import TYPE_CHECKING
 
+from dtgraph.commands.progress import ProgressBar
 from dtgraph.commands.store_options import STORE_EPILOG, StoreOpenError, add_store_options, open_from_args
 from dtgraph.stores.errors import StoreError
 
 if TYPE_CHECKING:
-    from rich.progress import Progress, TaskID
-
     from dtgraph.aas.importer import ImportReport
     from dtgraph.commands import Subparsers
 
@@ -117,7 +115,7 @@ def run_import(args: argparse.Namespace) -> int:
                 strict=args.strict,
                 dry_run=args.dry_run,
                 metamodel=args.metamodel,
-                progress=feedback.update,
+                progress=feedback.stage,
             )
     except StoreError as exc:
         print(f"dtgraph aas import: error: {location}: {exc}\nnothing was written", file=sys.stderr)
@@ -163,43 +161,14 @@ def print_report(report: ImportReport, store: str, *, quiet: bool = False) -> No
         print(f"imported into {store}: {counts}")
 
 
-class _Feedback:
-    """A rich progress bar of the files read, on stderr, or nothing when disabled."""
+class _Feedback(ProgressBar):
+    """The bar while files are read, mapped and written."""
 
     def __init__(self, total: int, *, enabled: bool) -> None:
-        self._progress: Progress | None = None
-        self._task: TaskID | None = None
-        self._total = total
-        if enabled:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        super().__init__("Reading", total, enabled=enabled)
 
-            self._progress = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=Console(stderr=True),
-                transient=True,
-            )
-
-    def __enter__(self) -> _Feedback:
-        if self._progress is not None:
-            self._progress.start()
-            self._task = self._progress.add_task("Reading", total=self._total)
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-
-    def update(self, stage: str, done: int, total: int) -> None:
-        if self._progress is None or self._task is None:
-            return
+    def stage(self, stage: str, done: int, total: int) -> None:
         if stage == "read":
-            self._progress.update(self._task, completed=done, total=total)
+            self.update(completed=done, total=total)
         else:
-            label = {"map": "Mapping", "write": "Writing"}.get(stage, stage)
-            self._progress.update(self._task, description=label)
+            self.update(description={"map": "Mapping", "write": "Writing"}.get(stage, stage))

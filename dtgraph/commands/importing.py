@@ -17,15 +17,13 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from dtgraph.commands.progress import ProgressBar
 from dtgraph.commands.store_options import STORE_EPILOG, StoreOpenError, add_store_options, open_from_args
 from dtgraph.stores.errors import StoreError
 
 if TYPE_CHECKING:
-    from rich.progress import Progress, TaskID
-
     from dtgraph.commands import Subparsers
     from dtgraph.graph.bulk import ImportReport
     from dtgraph.graph.errors import GraphIssue
@@ -221,47 +219,18 @@ def _count_lines(path: Path) -> int:
     return count + (last != b"\n")
 
 
-class _Feedback:
-    """A rich progress bar of the lines checked, on stderr, or nothing when disabled."""
+class _Feedback(ProgressBar):
+    """The bar of the lines checked, then the write pass."""
 
     def __init__(self, path: Path, *, enabled: bool, dry_run: bool) -> None:
+        self._lines = _count_lines(path) if enabled else 0
+        super().__init__("Checking", self._lines, enabled=enabled, unit="lines")
         self._next = "Checked" if dry_run else "Writing"
         self._shown = 0
-        self._progress: Progress | None = None
-        self._task: TaskID | None = None
-        self._total = 0
-        if enabled:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self._total = _count_lines(path)
-            self._progress = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("lines"),
-                TimeElapsedColumn(),
-                console=Console(stderr=True),
-                transient=True,
-            )
-
-    def __enter__(self) -> _Feedback:
-        if self._progress is not None:
-            self._progress.start()
-            self._task = self._progress.add_task("Checking", total=self._total)
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        if self._progress is not None:
-            self._progress.stop()
 
     def lines_read(self, line: int) -> None:
-        if self._progress is None or self._task is None:
-            return
-        if line >= self._total:  # the last record: the check pass ends, the write pass follows
-            self._progress.update(self._task, completed=self._total, description=self._next)
+        if line >= self._lines:  # the last record: the check pass ends, the write pass follows
+            self.update(completed=self._lines, description=self._next)
         elif line - self._shown >= 1000:
             self._shown = line
-            self._progress.update(self._task, completed=line)
+            self.update(completed=line)

@@ -12,16 +12,14 @@ import json
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING
 
+from dtgraph.commands.progress import ProgressBar
 from dtgraph.dtdl.errors import DtdlValidationError, Location, ParsingError
 from dtgraph.dtdl.loader import FolderResolver, LoadedDocuments, LoadError, find_files, read_files
 from dtgraph.dtdl.source import decode_document, decode_text, with_positions
 
 if TYPE_CHECKING:
-    from rich.progress import Progress, TaskID
-
     from dtgraph.commands import Subparsers
     from dtgraph.dtdl import ModelSet
 
@@ -324,42 +322,15 @@ class _LazyTexts(Mapping[int, str]):
         return len(self._documents)
 
 
-class _Feedback:
-    """A rich progress bar on stderr while files are read and parsed, or nothing when disabled."""
+class _Feedback(ProgressBar):
+    """The bar while files are read and parsed."""
 
     def __init__(self, total: int, *, enabled: bool) -> None:
-        self._total = total
-        self._progress: Progress | None = None
-        self._task: TaskID | None = None
-        if enabled:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
-
-            self._progress = Progress(
-                SpinnerColumn(),
-                TextColumn("{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                console=Console(stderr=True),
-                transient=True,
-            )
-
-    def __enter__(self) -> _Feedback:
-        if self._progress is not None:
-            self._progress.start()
-            self._task = self._progress.add_task("Reading", total=self._total)
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        if self._progress is not None:
-            self._progress.stop()
+        super().__init__("Reading", total, enabled=enabled)
+        self._files = total
 
     def file_read(self, path: Path) -> None:
-        if self._progress is not None and self._task is not None:
-            self._progress.advance(self._task)
+        self.advance()
 
     def parsing(self) -> None:
-        if self._progress is not None and self._task is not None:
-            self._progress.update(self._task, description=f"Parsing {self._total} documents")
+        self.update(description=f"Parsing {self._files} documents")
