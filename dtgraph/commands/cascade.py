@@ -12,6 +12,7 @@ import math
 import sys
 from typing import TYPE_CHECKING, Any
 
+from dtgraph.commands.arguments import positive_int
 from dtgraph.commands.store_options import STORE_EPILOG, StoreOpenError, add_store_options, open_from_args
 
 if TYPE_CHECKING:
@@ -51,16 +52,6 @@ def _hours(text: str) -> float:
     return value
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text.replace("_", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
 def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
     """Add the ``cascade`` command."""
     parser = subparsers.add_parser(
@@ -82,9 +73,11 @@ def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="failed twins come back after their recoveryHours (default: they stay down)",
     )
-    parser.add_argument("--samples", type=_count, metavar="N", help="also run N Monte Carlo samples")
+    parser.add_argument("--samples", type=positive_int, metavar="N", help="also run N Monte Carlo samples")
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="Monte Carlo seed (default 0)")
-    parser.add_argument("--limit", type=_count, default=40, metavar="N", help="rows per table (default 40)")
+    parser.add_argument(
+        "--limit", type=positive_int, default=40, metavar="N", help="rows per table (default 40)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     add_store_options(parser)
     parser.set_defaults(run=_run_cascade)
@@ -99,7 +92,9 @@ def register_criticality(subparsers: Subparsers[argparse.ArgumentParser]) -> Non
         epilog=_EPILOG + "\n\nexample:\n  dtgraph criticality --top 20 --horizon 336",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--top", type=_count, default=20, metavar="N", help="twins to show (default 20)")
+    parser.add_argument(
+        "--top", type=positive_int, default=20, metavar="N", help="twins to show (default 20)"
+    )
     parser.add_argument(
         "--horizon", type=_hours, default=168.0, metavar="H", help="hours ahead (default 168)"
     )

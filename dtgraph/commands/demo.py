@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dtgraph.commands.arguments import positive_int
 from dtgraph.commands.importing import load, usage_error
 from dtgraph.commands.store_options import (
     STORE_EPILOG,
@@ -52,16 +53,6 @@ examples:
   dtgraph demo | dtgraph import --dry-run -"""
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text.replace("_", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
 def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
     """Add the ``demo`` command."""
     parser = subparsers.add_parser(
@@ -72,7 +63,7 @@ def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--twins", type=_positive, default=2000, metavar="N", help="about how many twins (default 2000)"
+        "--twins", type=positive_int, default=2000, metavar="N", help="about how many twins (default 2000)"
     )
     parser.add_argument("--seed", type=int, default=7, metavar="S", help="the random seed (default 7)")
     target = parser.add_mutually_exclusive_group()

@@ -22,6 +22,7 @@ from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dtgraph.commands.arguments import positive_int
 from dtgraph.commands.store_options import add_store_options
 
 if TYPE_CHECKING:
@@ -81,16 +82,6 @@ examples:
   DTGRAPH_NEO4J_PASSWORD=... dtgraph serve --store bolt://127.0.0.1:7687 --host 0.0.0.0"""
 
 
-def _twins(text: str) -> int:
-    try:
-        value = int(text.replace("_", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
 def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
     """Add the ``serve`` command."""
     parser = subparsers.add_parser(
@@ -115,7 +106,7 @@ def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument(
         "--demo-twins",
-        type=_twins,
+        type=positive_int,
         default=2000,
         metavar="N",
         help="demo size (default 2000)",
