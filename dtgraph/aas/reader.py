@@ -24,7 +24,7 @@ imported at all (the limits, a malformed file, a legacy version, or a file that 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -66,6 +66,19 @@ MetamodelOption = Literal["auto", "3.0", "3.1"]
 Kind = Literal["environment", "eventPayload"]  # what the document holds; imports read environments
 
 _NAMESPACES: dict[str, Metamodel] = {xml30.NAMESPACE: "3.0", xml31.NAMESPACE: "3.1"}
+# The aas-core deserialiser for each metamodel version and kind of document.
+_JSON_READERS: dict[tuple[Metamodel, Kind], Callable[[Any], Any]] = {
+    ("3.0", "environment"): json30.environment_from_jsonable,
+    ("3.0", "eventPayload"): json30.event_payload_from_jsonable,
+    ("3.1", "environment"): json31.environment_from_jsonable,
+    ("3.1", "eventPayload"): json31.event_payload_from_jsonable,
+}
+_XML_READERS: dict[tuple[Metamodel, Kind], Callable[[Any], Any]] = {
+    ("3.0", "environment"): xml30.environment_from_iterparse,
+    ("3.0", "eventPayload"): xml30.event_payload_from_iterparse,
+    ("3.1", "environment"): xml31.environment_from_iterparse,
+    ("3.1", "eventPayload"): xml31.event_payload_from_iterparse,
+}
 _LEGACY = {"http://www.admin-shell.io/aas/1/0": "V1.0", "http://www.admin-shell.io/aas/2/0": "V2.0"}
 
 
@@ -201,18 +214,7 @@ def read_json(
 
 def _json_as(value: Any, source: str, metamodel: Metamodel, kind: Kind) -> AasDocument:
     try:
-        if metamodel == "3.0":
-            instance: Any = (
-                json30.environment_from_jsonable(value)
-                if kind == "environment"
-                else json30.event_payload_from_jsonable(value)
-            )
-        else:
-            instance = (
-                json31.environment_from_jsonable(value)
-                if kind == "environment"
-                else json31.event_payload_from_jsonable(value)
-            )
+        instance = _JSON_READERS[metamodel, kind](value)
     except (json30.DeserializationException, json31.DeserializationException) as exc:
         raise _unserializable(f"{exc.path}", exc.cause, source, metamodel) from exc
     return _document(instance, source, "json", metamodel)
@@ -261,18 +263,7 @@ def read_xml(
     metamodel = _xml_metamodel(first[1], source)
     stream = _chain(first, events)
     try:
-        if metamodel == "3.0":
-            instance: Any = (
-                xml30.environment_from_iterparse(stream)
-                if kind == "environment"
-                else xml30.event_payload_from_iterparse(stream)
-            )
-        else:
-            instance = (
-                xml31.environment_from_iterparse(stream)
-                if kind == "environment"
-                else xml31.event_payload_from_iterparse(stream)
-            )
+        instance = _XML_READERS[metamodel, kind](stream)
     except (xml30.DeserializationException, xml31.DeserializationException) as exc:
         raise _unserializable(f"{exc.path}", exc.cause, source, metamodel) from exc
     return _document(instance, source, "xml", metamodel)
