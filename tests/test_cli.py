@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import re
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +14,7 @@ import pytest
 
 import dtgraph
 from dtgraph.cli import main
+from tests.terminal import on_terminal
 
 PACKAGE_ROOT = Path(dtgraph.__file__).resolve().parents[1]  # run the same code the tests import
 BOM = b"\xef\xbb\xbf"
@@ -312,27 +311,7 @@ def test_as_a_process(tmp_path: Path) -> None:
 def test_progress_bar_on_a_terminal_leaves_stdout_clean(tmp_path: Path) -> None:
     for n in range(60):
         write(tmp_path / f"room{n:02}.json", interface(f"dtmi:com:example:Room{n};1"))
-    leader, follower = pty.openpty()
-    shown = bytearray()
-
-    def drain() -> None:  # keep reading the terminal, so the progress bar never blocks on a full buffer
-        while True:
-            try:
-                chunk = os.read(leader, 4096)
-            except OSError:  # EIO once the child has closed its end
-                return
-            if not chunk:
-                return
-            shown.extend(chunk)
-
-    reader = threading.Thread(target=drain, daemon=True)
-    reader.start()
-    try:
-        result = run_cli("validate", tmp_path, stderr=follower)
-    finally:
-        os.close(follower)
-        reader.join(timeout=10)
-        os.close(leader)
+    result, shown = on_terminal(lambda fd: run_cli("validate", tmp_path, stderr=fd))
     assert result.returncode == 0
     assert re.fullmatch(r"60 interfaces, \d+ elements: valid\n", result.stdout)
     assert b"Reading" in shown or b"Parsing" in shown

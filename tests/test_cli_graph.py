@@ -5,13 +5,11 @@ from __future__ import annotations
 import io
 import json
 import os
-import pty
 import re
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ from dtgraph.cli import main
 from dtgraph.stores.memory import JOURNAL_NAME
 from dtgraph.stores.neo4j import Neo4jStore
 from tests.graph.test_bulk import file_content, nested_lines, sections, twin, write_lines
+from tests.terminal import on_terminal
 
 PACKAGE_ROOT = Path(dtgraph.__file__).resolve().parents[1]
 
@@ -250,27 +249,8 @@ def test_demo_piped_into_import_as_processes(tmp_path: Path) -> None:
 def test_progress_bar_on_a_terminal_leaves_stdout_clean(tmp_path: Path) -> None:
     demo = tmp_path / "demo.ndjson"
     assert run_cli("demo", "--twins", "3000", "-o", demo).returncode == 0
-    leader, follower = pty.openpty()
-    shown = bytearray()
-
-    def drain() -> None:  # keep reading the terminal, so the progress bar never blocks on a full buffer
-        while True:
-            try:
-                chunk = os.read(leader, 4096)
-            except OSError:  # EIO once the child has closed its end
-                return
-            if not chunk:
-                return
-            shown.extend(chunk)
-
-    reader = threading.Thread(target=drain, daemon=True)
-    reader.start()
-    try:
-        result = run_cli("import", demo, "--store", f"memory:{tmp_path / 'g'}", stderr=follower)
-    finally:
-        os.close(follower)
-        reader.join(timeout=10)
-        os.close(leader)
+    store = f"memory:{tmp_path / 'g'}"
+    result, shown = on_terminal(lambda fd: run_cli("import", demo, "--store", store, stderr=fd))
     assert result.returncode == 0
     assert re.match(r"loaded \d+ models, 3,000 twins, ", result.stdout.decode())
     assert b"Checking" in shown or b"Writing" in shown
