@@ -9,6 +9,7 @@ The shared corpora live beside the repository, at ``../shared``. A test that nee
 - ``neo4j_uri``, ``neo4j_auth``: a real Neo4j 5.26, started once per session through ``scripts/neo4j``
   (or the one ``DTGRAPH_TEST_NEO4J_URI`` names; see ``tests/neo4j_server.py``). A test that uses them
   fails, never skips, when Neo4j cannot be started, and says how to start it.
+- ``empty_store(kind, request, path)``: an empty memory store or the session's Neo4j, wiped.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from dtgraph.stores.base import Store
+from dtgraph.stores.memory import MemoryStore
 from tests import neo4j_server
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -65,6 +68,19 @@ def neo4j_uri(_neo4j: neo4j_server.Neo4jServer) -> str:
 def neo4j_auth(_neo4j: neo4j_server.Neo4jServer) -> tuple[str, str] | None:
     """``(user, password)`` for ``neo4j_uri``, or None when that server has no authentication."""
     return _neo4j.auth
+
+
+def empty_store(kind: str, request: pytest.FixtureRequest, path: Path) -> Store:
+    """An empty store: ``"memory"`` in ``path``, or ``"neo4j"``, the session's real server wiped first."""
+    if kind == "memory":
+        return MemoryStore(path, fsync=False)
+    from dtgraph.stores.neo4j import Neo4jStore
+
+    uri: str = request.getfixturevalue("neo4j_uri")
+    auth: tuple[str, str] | None = request.getfixturevalue("neo4j_auth")
+    store = Neo4jStore(uri, auth=auth, database=None)  # the user's home database
+    store.wipe()
+    return store
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from dtgraph.stores.base import Store
 from dtgraph.stores.memory import MemoryStore
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, empty_store
 
 SAMPLES = REPO_ROOT / "aas"
 PUMP = SAMPLES / "acme-pump.aasx"
@@ -19,17 +19,7 @@ MOTOR = SAMPLES / "acme-motor.json"
 @pytest.fixture(params=["memory", "neo4j"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """An empty store of each kind; Neo4j is the session's real server, wiped first."""
-    made: Store
-    if request.param == "memory":
-        made = MemoryStore(tmp_path / "data", fsync=False)
-    else:
-        from dtgraph.stores.neo4j import Neo4jStore
-
-        uri: str = request.getfixturevalue("neo4j_uri")
-        auth: tuple[str, str] | None = request.getfixturevalue("neo4j_auth")
-        neo4j = Neo4jStore(uri, auth=auth, database=None)
-        neo4j.wipe()
-        made = neo4j
+    made = empty_store(request.param, request, tmp_path / "data")
     try:
         yield made
     finally:

@@ -27,22 +27,10 @@ from dtgraph.graph.bulk import import_graph
 from dtgraph.graph.records import Relationship, RelationshipKey, Twin
 from dtgraph.graph.service import TwinGraph
 from dtgraph.stores.base import Batch, Capabilities, Change, Direction, Filter, Page, Store
-from dtgraph.stores.memory import MemoryStore
+from tests.conftest import empty_store
 from tests.graph.conftest import documents
 
 DEMO_TWINS = 2000
-
-
-def open_store(kind: str, request: pytest.FixtureRequest, path: Path) -> Store:
-    if kind == "memory":
-        return MemoryStore(path, fsync=False)
-    from dtgraph.stores.neo4j import Neo4jStore
-
-    uri: str = request.getfixturevalue("neo4j_uri")
-    auth: tuple[str, str] | None = request.getfixturevalue("neo4j_auth")
-    store = Neo4jStore(uri, auth=auth, database=None)
-    store.wipe()
-    return store
 
 
 def demo_file(folder: Path) -> Path:
@@ -86,7 +74,7 @@ def codes(result: ExecutionResult) -> list[str]:
 def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
     """The demo enterprise (2,000 twins) in each store; read-only."""
     folder = tmp_path_factory.mktemp("demo")
-    store = open_store(request.param, request, folder / "data")
+    store = empty_store(request.param, request, folder / "data")
     report = import_graph(demo_file(folder), store)
     assert report.ok and report.written, report.as_json()
     graph = TwinGraph(store)
@@ -99,7 +87,7 @@ def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
 @pytest.fixture(params=["memory", "neo4j"])
 def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
     """The small test model set in an empty store of each kind."""
-    store = open_store(request.param, request, tmp_path / "data")
+    store = empty_store(request.param, request, tmp_path / "data")
     graph = TwinGraph(store)
     graph.upload_models(documents())
     try:

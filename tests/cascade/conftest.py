@@ -10,7 +10,7 @@ import pytest
 from dtgraph.demo import write_ndjson
 from dtgraph.graph.bulk import import_graph
 from dtgraph.stores.base import Store
-from dtgraph.stores.memory import MemoryStore
+from tests.conftest import empty_store
 
 DEMO_TWINS = 1500
 
@@ -26,16 +26,7 @@ def demo_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(params=["memory", "neo4j"])
 def demo_store(request: pytest.FixtureRequest, tmp_path: Path, demo_file: Path) -> Iterator[Store]:
     """The demo enterprise in an empty store of each kind."""
-    made: Store
-    if request.param == "memory":
-        made = MemoryStore(tmp_path / "data", fsync=False)
-    else:
-        from dtgraph.stores.neo4j import Neo4jStore
-
-        uri: str = request.getfixturevalue("neo4j_uri")
-        auth: tuple[str, str] | None = request.getfixturevalue("neo4j_auth")
-        made = Neo4jStore(uri, auth=auth, database=None)
-        made.wipe()
+    made = empty_store(request.param, request, tmp_path / "data")
     try:
         report = import_graph(demo_file, made)
         assert report.ok, report.issues[:5]

@@ -13,23 +13,13 @@ from pathlib import Path
 import pytest
 
 from dtgraph.stores.base import Store
-from dtgraph.stores.memory import MemoryStore
+from tests.conftest import empty_store
 
 
 @pytest.fixture(params=["memory", "neo4j"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """An empty store of each kind."""
-    made: Store
-    if request.param == "memory":
-        made = MemoryStore(tmp_path / "data", fsync=False)
-    else:
-        from dtgraph.stores.neo4j import Neo4jStore
-
-        uri: str = request.getfixturevalue("neo4j_uri")
-        auth: tuple[str, str] | None = request.getfixturevalue("neo4j_auth")
-        neo4j = Neo4jStore(uri, auth=auth, database=None)  # the user's home database
-        neo4j.wipe()
-        made = neo4j
+    made = empty_store(request.param, request, tmp_path / "data")
     try:
         yield made
     finally:
