@@ -41,18 +41,27 @@ Imports (:meth:`Neo4jStore.apply_stream`) are too big for one transaction (a 2 G
 sees the ones before it (as consecutive ``apply`` calls would), and the process holds one batch at a
 time (and the stream's models)::
 
-    (:Import {id, lock, state: "staging" | "publishing", seen, models})    one while an import runs
-    (:Staged {id, model, json, p_…, x_…, _stage: <import id>, _replaces?})  a twin of the import
-    ()-[:`R_…` {…, _stage: <import id>}]->()                               a relationship of the import
-    (:Twin {…, _touch: <import id>, _drop?: <import id>})                  a stored twin it touches
+    (:Import {id, lock, state: "staging" | "publishing", seen, models})       one while an import runs
+    (:Staged:`S_M_…` {id, model, json, p_…, x_…, _stage: <import id>, _replaces?})  a twin of the import
+    (:Staged)-[:`R_…` {…}]->(:Staged)                                         a relationship between two
+    ()-[:`R_…` {…, _stage: <import id>}]->()                                  of them; any other one
+    (:Twin {…, _touch: <import id>, _drop?: <import id>})                     a stored twin it touches
 
-A staged twin has neither ``Twin`` nor a model label, so no read finds it; a twin that replaces a
-stored one is staged beside it (``_replaces``) and copied onto it at publication, so the stored twin
-keeps its relationships. Staged relationships join the stored twin of an id if there is one, else the
-staged one; reads of relationships skip those with ``_stage``. Deletions only mark (``_drop``) what
-publication deletes; models wait in the import's memory and then on the ``Import`` node. Every stored
-twin the import touches carries ``_touch`` (indexed), which is how publication and rollback find the
-import's relationships without scanning the graph.
+A staged twin has neither ``Twin`` nor a model label, so no read finds it; beside ``Staged`` it has the
+label of its model prefixed ``S_`` (see :func:`_staged_label`), under which publication finds the twins
+to give one set of labels. A twin that replaces a stored one is staged beside it (``_replaces``) and
+copied onto it at publication, so the stored twin keeps its relationships. Staged relationships join
+the stored twin of an id if there is one, else the staged one. One between two staged twins is
+invisible as it is (reads only follow relationships between ``Twin`` nodes) and is deleted with them on
+rollback, so it is written once, unmarked; one that touches a stored twin carries ``_stage``, which
+reads skip. Deletions only mark (``_drop``) what publication deletes; models wait in the import's
+memory and then on the ``Import`` node. Every twin that has a marked relationship or that the import
+deletes carries ``_touch`` (indexed once the twin is a ``Twin``), which is how publication and rollback
+find the import's marked relationships without scanning the graph.
+
+Staging writes each new twin and each relationship between new twins with a plain ``CREATE`` (a read
+first finds the few ids that are stored or staged already); publication then relabels each new twin
+once. A fresh import thus writes every node twice and every relationship once.
 
 Guarantees. A failure while staging (the stream raising included) deletes what was staged: nothing of
 the import was ever visible. Publication first checks that no other writer created a staged twin's id
@@ -80,6 +89,7 @@ from contextlib import contextmanager, suppress
 from typing import Any
 
 import neo4j
+import orjson
 from neo4j.exceptions import (
     AuthError,
     ConstraintError,
@@ -312,8 +322,6 @@ class Neo4jStore(Store):
             group["rels"].append(row)
         written = 0
         for rel_type, by_source in groups.items():
-            first = next(iter(by_source.values()))["rels"][0]["n"]
-            name = None if rel_type == f"R_{first}" else first  # a plain name is its type: not stored
             query = (
                 "UNWIND $groups AS g MATCH (s:Twin {id: g.s}) "
                 "FOREACH (old IN [(s)-[o]->(:Twin) WHERE o.id IN g.ids AND o._stage IS NULL | o] | "
@@ -322,16 +330,7 @@ class Neo4jStore(Store):
                 f"CREATE (s)-[:{_quoted(rel_type)} {{id: row.i, name: $name, json: row.j}}]->(t) "
                 "RETURN count(*) AS n"
             )
-            chunk: list[dict[str, Any]] = []
-            size = 0
-            for group in by_source.values():
-                chunk.append(group)
-                size += len(group["rels"])
-                if size >= self._batch_size:
-                    written += tx.run(query, groups=chunk, name=name).single(strict=True)["n"]
-                    chunk, size = [], 0
-            if chunk:
-                written += tx.run(query, groups=chunk, name=name).single(strict=True)["n"]
+            written += self._run_groups(tx, query, by_source, rel_type)
         if written != len(rels):
             _reject_dangling(tx, rels.values())
 
@@ -394,9 +393,10 @@ class Neo4jStore(Store):
             for chunk in self._chunks(groups):
                 tx.run(
                     "UNWIND $groups AS g " + _END.format(v="s", id="g.s") + " WITH g, s WHERE s IS NOT NULL "
-                    "FOREACH (o IN [(s)-[o]->() WHERE o.id IN g.ids AND o._stage = $x | o] | DELETE o) "
-                    "FOREACH (o IN [(s)-[o]->() WHERE o.id IN g.ids AND o._stage IS NULL | o] | "
-                    "SET o._drop = $x, s._touch = $x)",
+                    "FOREACH (o IN [(s)-[o]->() WHERE o.id IN g.ids AND (o._stage = $x OR s:Staged) | o] | "
+                    "DELETE o) "
+                    "FOREACH (o IN [(s)-[o]->() WHERE o.id IN g.ids AND o._stage IS NULL AND NOT s:Staged "
+                    "| o] | SET o._drop = $x, s._touch = $x)",
                     groups=chunk,
                     x=stage,
                 ).consume()
@@ -409,57 +409,138 @@ class Neo4jStore(Store):
                 x=stage,
             ).consume()
         for chunk in self._chunks(list(plan.twins.values())):
-            tx.run(
-                "UNWIND $rows AS row "
-                "OPTIONAL MATCH (p:Twin {id: row.id}) WHERE p._drop IS NULL OR p._drop <> $x "
-                "MERGE (s:Staged {id: row.id, _stage: $x}) "
-                "SET s = row, s._stage = $x, s._replaces = CASE WHEN p IS NULL THEN null ELSE true END",
-                rows=chunk,
-                x=stage,
-            ).consume()
+            self._stage_twins(tx, stage, chunk)
         if plan.relationships:
             self._stage_relationships(tx, stage, plan.relationships)
         tx.run("MATCH (i:Import {id: $x}) SET i.seen = datetime()", x=stage).consume()
+
+    def _stage_twins(self, tx: neo4j.ManagedTransaction, stage: str, rows: Sequence[dict[str, Any]]) -> None:
+        """Stage twins under ``Staged`` and their model's staging label (see :func:`_staged_label`).
+
+        One read finds the ids stored or staged already; every other twin is a plain ``CREATE`` per
+        model (no MERGE: it locks and re-reads each row), so a fresh import writes each node once here.
+        """
+        found = {
+            record["id"]: (record["stored"], record["staged"])
+            for record in tx.run(
+                "UNWIND $ids AS id OPTIONAL MATCH (p:Twin {id: id}) WHERE p._drop IS NULL OR p._drop <> $x "
+                "OPTIONAL MATCH (q:Staged {id: id, _stage: $x}) "
+                "WITH id, p, q WHERE p IS NOT NULL OR q IS NOT NULL "
+                "RETURN id, p IS NOT NULL AS stored, q.model AS staged",
+                ids=[row["id"] for row in rows],
+                x=stage,
+            )
+        }
+        groups: dict[tuple[str | None, str], list[dict[str, Any]]] = defaultdict(list)
+        for row in rows:
+            stored, staged = found.get(row["id"], (False, None))
+            row["_stage"] = stage
+            if stored:
+                row["_replaces"] = True
+            groups[staged, row["model"]].append(row)
+        for (old, new), group in groups.items():
+            label = _staged_label(new)
+            if old is None:
+                query = f"UNWIND $rows AS row CREATE (s:Staged{_labels([label])}) SET s = row"
+            else:  # staged by an earlier batch: replaced in place, keeping its relationships and mark
+                relabel = "" if old == new else f"REMOVE s{_labels([_staged_label(old)])} "
+                query = (
+                    "UNWIND $rows AS row MATCH (s:Staged {id: row.id, _stage: $x}) "
+                    f"{relabel}SET s{_labels([label])} "
+                    "WITH s, row, s._touch AS touch SET s = row SET s._touch = touch"
+                )
+            tx.run(query, rows=group, x=stage).consume()
 
     def _stage_relationships(
         self, tx: neo4j.ManagedTransaction, stage: str, rels: Mapping[RelationshipKey, dict[str, Any]]
     ) -> None:
         """As :meth:`_write_relationships`, but the new relationships are staged and the ones they
-        replace marked; a relationship staged before by the same import is replaced outright."""
-        groups: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+        replace marked; a relationship staged before by the same import is replaced outright.
+
+        A relationship between two twins the import adds needs no mark: no read sees it before its
+        twins are published, and deleting those twins (a rollback) takes it along. Those are created
+        plainly; only the ones that touch a stored twin carry ``_stage`` and mark that twin.
+        """
+        ends = list(dict.fromkeys(end for row in rels.values() for end in (row["s"], row["t"])))
+        stored: set[str] = set()
+        for chunk in self._chunks(ends):
+            result = tx.run(
+                "UNWIND $ids AS id MATCH (p:Twin {id: id}) WHERE p._drop IS NULL OR p._drop <> $x RETURN id",
+                ids=chunk,
+                x=stage,
+            )
+            stored.update(record["id"] for record in result)
+        fresh: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)  # type -> source -> group
+        touching: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+        fresh_ids: dict[str, list[str]] = defaultdict(list)  # source -> ids of its fresh relationships
         for (source, rel_id), row in rels.items():
+            groups = touching if source in stored or row["t"] in stored else fresh
             group = groups[relationship_type(row["n"])].setdefault(
                 source, {"s": source, "ids": [], "rels": []}
             )
             group["ids"].append(rel_id)
             group["rels"].append(row)
+            if groups is fresh:
+                fresh_ids[source].append(rel_id)
+        if fresh:  # earlier batches' relationships of the same keys go first, in a statement of their own
+            replaced = [{"s": source, "ids": ids} for source, ids in fresh_ids.items()]
+            for chunk in self._chunks(replaced):
+                tx.run(
+                    "UNWIND $groups AS g MATCH (s:Staged {id: g.s, _stage: $x})-[o]->() "
+                    "WHERE s._replaces IS NULL AND o.id IN g.ids DELETE o",
+                    groups=chunk,
+                    x=stage,
+                ).consume()
         written = 0
-        for rel_type, by_source in groups.items():
-            first = next(iter(by_source.values()))["rels"][0]["n"]
-            name = None if rel_type == f"R_{first}" else first
+        for rel_type, by_source in fresh.items():
+            query = (
+                "UNWIND $groups AS g MATCH (s:Staged {id: g.s, _stage: $x}) WHERE s._replaces IS NULL "
+                "UNWIND g.rels AS row MATCH (t:Staged {id: row.t, _stage: $x}) WHERE t._replaces IS NULL "
+                f"CREATE (s)-[:{_quoted(rel_type)} {{id: row.i, name: $name, json: row.j}}]->(t) "
+                "RETURN count(*) AS n"
+            )
+            written += self._run_groups(tx, query, by_source, rel_type, stage)
+        for rel_type, by_source in touching.items():
             query = (
                 "UNWIND $groups AS g " + _END.format(v="s", id="g.s") + " WITH g, s WHERE s IS NOT NULL "
                 "SET s._touch = $x "
-                "FOREACH (o IN [(s)-[o]->() WHERE o.id IN g.ids AND o._stage = $x | o] | DELETE o) "
-                "FOREACH (o IN [(s)-[o]->() WHERE o.id IN g.ids AND o._stage IS NULL | o] | "
-                "SET o._drop = $x) "
+                "FOREACH (o IN [(s)-[o]->() WHERE o.id IN g.ids AND (o._stage = $x OR s:Staged) | o] | "
+                "DELETE o) "
+                "FOREACH (o IN [(s)-[o]->() WHERE o.id IN g.ids AND o._stage IS NULL AND NOT s:Staged | o] "
+                "| SET o._drop = $x) "
                 "WITH s, g UNWIND g.rels AS row " + _END.format(v="t", id="row.t") + " "
                 "WITH s, row, t WHERE t IS NOT NULL "
                 f"CREATE (s)-[:{_quoted(rel_type)} {{id: row.i, name: $name, json: row.j, _stage: $x}}]->(t) "
                 "RETURN count(*) AS n"
             )
-            chunk: list[dict[str, Any]] = []
-            size = 0
-            for group in by_source.values():
-                chunk.append(group)
-                size += len(group["rels"])
-                if size >= self._batch_size:
-                    written += tx.run(query, groups=chunk, name=name, x=stage).single(strict=True)["n"]
-                    chunk, size = [], 0
-            if chunk:
-                written += tx.run(query, groups=chunk, name=name, x=stage).single(strict=True)["n"]
+            written += self._run_groups(tx, query, by_source, rel_type, stage)
         if written != len(rels):
             _reject_dangling(tx, rels.values(), stage)
+
+    def _run_groups(
+        self,
+        tx: neo4j.ManagedTransaction,
+        query: str,
+        by_source: Mapping[str, dict[str, Any]],
+        rel_type: str,
+        stage: str | None = None,
+    ) -> int:
+        """Run ``query`` over the groups of relationships of one type, about ``batch_size`` relationships
+        a statement; returns the relationships it created."""
+        first = next(iter(by_source.values()))["rels"][0]["n"]
+        name = None if rel_type == f"R_{first}" else first  # a plain name is its type: not stored
+        written = 0
+        chunk: list[dict[str, Any]] = []
+        size = 0
+        for group in by_source.values():
+            chunk.append(group)
+            size += len(group["rels"])
+            if size >= self._batch_size:
+                written += tx.run(query, groups=chunk, name=name, x=stage).single(strict=True)["n"]
+                chunk, size = [], 0
+        if chunk:
+            written += tx.run(query, groups=chunk, name=name, x=stage).single(strict=True)["n"]
+        return written
 
     def _publish(self, importing: _Import) -> None:
         models = json.dumps(importing.models)
@@ -758,6 +839,13 @@ class _Plan:
 
 
 def _dumps(value: Any, what: str) -> str:
+    # orjson is ten times faster; it refuses what it cannot write exactly (integers beyond 64 bits, lone
+    # surrogates, keys that are not strings) and writes NaN and infinities as null, so text with a null
+    # in it is written again by the standard library, which keeps them
+    with suppress(orjson.JSONEncodeError):
+        raw = orjson.dumps(value, default=_json_default)
+        if b"null" not in raw:
+            return raw.decode()
     try:
         text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_json_default)
     except (TypeError, ValueError) as exc:
@@ -962,11 +1050,12 @@ def _publish_steps(
             new=new,
         )
     for model in added:  # the replacements left have lost their stored twin to another writer: new
+        # no _touch: the marked relationships of a new twin marked it when they were staged
+        staged = _labels(["Staged", _staged_label(model)])
         step(
-            "MATCH (s:Staged {_stage: $x}) WHERE s.model = $model",
+            f"MATCH (s{_labels([_staged_label(model)])}) WHERE s._stage = $x",
             "s",
-            f"SET s{_labels(['Twin', *labels[model]])}, s._touch = $x REMOVE s:Staged, s._stage, s._replaces",
-            model=model,
+            f"SET s{_labels(['Twin', *labels[model]])} REMOVE s{staged}, s._stage, s._replaces",
         )
     step(
         "MATCH (t:Twin {_touch: $x})",
@@ -1024,6 +1113,12 @@ def _write_models(tx: neo4j.ManagedTransaction, plan: _Plan) -> None:
         after = labels.get(model_id, [model_label(model_id)])
         if before != after:
             tx.run("MATCH (t:Twin {model: $model}) " + _relabel(before, after), model=model_id).consume()
+
+
+def _staged_label(model: str) -> str:
+    """The label a twin of ``model`` is staged under beside ``Staged``: publication finds the twins to
+    give one set of labels by a label scan, not by reading every staged twin once per model."""
+    return "S_" + model_label(model)
 
 
 def _relabel(before: Sequence[str], after: Sequence[str]) -> str:

@@ -492,6 +492,39 @@ def test_a_stream_gives_the_graph_the_memory_store_gives(
     assert set(labels[0]["labels"]) == {"Twin", model_label(MACHINE), model_label(ASSET)}
 
 
+def test_a_stream_replaces_what_it_staged_itself(
+    store: Neo4jStore, publication: str, neo4j_uri: str, neo4j_auth: tuple[str, str] | None
+) -> None:
+    """Twins and relationships an import adds, then changes in later batches: a twin staged again
+    under another model keeps the relationships staged for it, and a relationship key staged again
+    replaces the first one, without a delete in between."""
+    for batch in base_graph():
+        store.apply(batch)
+    stream = [
+        Batch(twins=[Twin(f"n{i}", ASSET, {"name": f"new {i}"}) for i in range(1, 5)]),
+        Batch(
+            relationships=[
+                Relationship("f", "n1", "n2", "feeds"),
+                Relationship("g", "n2", "n3", "feeds", {"rate": 1.0}),
+                Relationship("h", "n3", "a", "feeds"),  # to a stored twin
+            ]
+        ),
+        Batch(twins=[Twin("n1", MACHINE, {"temperature": 2.0}), Twin("n2", ASSET, {"name": "again"})]),
+        Batch(relationships=[Relationship("f", "n1", "n3", "feeds"), Relationship("g", "n2", "n4", "feeds")]),
+        Batch(twins=[Twin("n3", PUMP, {"flow": 1.0})], delete_relationships=[("n2", "g")]),
+    ]
+    assert store.apply_stream(iter(stream)) == sum(b.size for b in stream)
+    assert reads(store) == expected_after(stream)
+    assert leftovers(neo4j_uri, neo4j_auth) == NOTHING_LEFT
+    labels = {
+        r["id"]: set(r["labels"])
+        for r in cypher(neo4j_uri, neo4j_auth, "MATCH (t:Twin) RETURN t.id AS id, labels(t) AS labels")
+    }
+    assert labels["n1"] == {"Twin", model_label(MACHINE), model_label(ASSET)}
+    assert labels["n3"] == {"Twin", model_label(PUMP), model_label(MACHINE), model_label(ASSET)}
+    assert labels["n4"] == {"Twin", model_label(ASSET)}
+
+
 def test_a_staged_import_is_invisible_to_every_read(store: Neo4jStore, publication: str) -> None:
     for batch in base_graph():
         store.apply(batch)
