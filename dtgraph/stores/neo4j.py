@@ -38,8 +38,8 @@ new ones, inside one transaction per :meth:`Neo4jStore.apply`.
 
 Imports (:meth:`Neo4jStore.apply_stream`) are too big for one transaction (a 2 GB heap runs out at
 100,000 twins), so a stream is *staged* in one transaction per batch, then *published*; each batch
-sees the ones before it (as consecutive ``apply`` calls would), and the process holds one batch at a
-time (and the stream's models)::
+sees the ones before it (as consecutive ``apply`` calls would), and the process holds two batches at
+a time (one committing while the next is read and encoded; and the stream's models)::
 
     (:Import {id, lock, state: "staging" | "publishing", seen, models})       one while an import runs
     (:Staged:`S_M_…` {id, model, json, p_…, x_…, _stage: <import id>, _replaces?})  a twin of the import
@@ -81,10 +81,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 import uuid
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -338,23 +340,35 @@ class Neo4jStore(Store):
 
     def apply_stream(self, batches: Iterable[Batch]) -> int:
         """Stage each batch in a transaction of its own, then publish them all (see the module
-        docstring for what readers and crashes see); on any failure while staging, nothing remains."""
+        docstring for what readers and crashes see); on any failure while staging, nothing remains.
+
+        A batch's transaction commits in a thread of its own: once its statements have run, the
+        next batch is read from ``batches`` and encoded while the server commits (the stream's
+        code after a ``yield`` runs after the batch's writes, but maybe before their commit).
+        """
         importing: _Import | None = None
         written = 0
         try:
-            for batch in batches:
-                if not batch:
-                    continue
-                plan = _Plan.of(batch)
-                if importing is None:
-                    importing = self._begin()
-                with self._translated("stage an import in"), self._session() as session:
-                    session.execute_write(self._stage, importing.id, plan)
-                for model_id in plan.delete_models:
-                    importing.models[model_id] = None
-                importing.models.update(plan.models)
-                importing.size += batch.size
-                written += batch.size
+            with ThreadPoolExecutor(1, thread_name_prefix="dtgraph-import") as committer:
+                staging: Future[None] | None = None
+                for batch in batches:
+                    if not batch:
+                        continue
+                    plan = _Plan.of(batch)
+                    if staging is not None:
+                        staging.result()
+                    if importing is None:
+                        importing = self._begin()
+                    ran = threading.Event()
+                    staging = committer.submit(self._stage_batch, importing.id, plan, ran)
+                    ran.wait()
+                    for model_id in plan.delete_models:
+                        importing.models[model_id] = None
+                    importing.models.update(plan.models)
+                    importing.size += batch.size
+                    written += batch.size
+                if staging is not None:
+                    staging.result()
             if importing is not None:
                 self._publish(importing)
         except BaseException:
@@ -363,6 +377,19 @@ class Neo4jStore(Store):
                     self._roll_back(importing.id)
             raise
         return written
+
+    def _stage_batch(self, stage: str, plan: _Plan, ran: threading.Event) -> None:
+        """Stage ``plan`` in one transaction; ``ran`` is set once its statements have run (or failed)."""
+
+        def work(tx: neo4j.ManagedTransaction) -> None:
+            self._stage(tx, stage, plan)
+            ran.set()
+
+        try:
+            with self._translated("stage an import in"), self._session() as session:
+                session.execute_write(work)
+        finally:
+            ran.set()
 
     def _begin(self) -> _Import:
         importing = _Import(uuid.uuid4().hex)
