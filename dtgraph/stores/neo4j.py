@@ -317,23 +317,22 @@ class Neo4jStore(Store):
         """
         groups: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)  # type -> source -> group
         for (source, rel_id), row in rels.items():
-            group = groups[relationship_type(row["n"])].setdefault(
-                source, {"s": source, "ids": [], "rels": []}
-            )
+            group = groups[relationship_type(row["n"])].setdefault(source, {"s": source, "ids": [], "r": []})
             group["ids"].append(rel_id)
-            group["rels"].append(row)
-        written = 0
+            group["r"].append(row)
+        results: list[neo4j.Result] = []
         for rel_type, by_source in groups.items():
             query = (
                 "UNWIND $groups AS g MATCH (s:Twin {id: g.s}) "
                 "FOREACH (old IN [(s)-[o]->(:Twin) WHERE o.id IN g.ids AND o._stage IS NULL | o] | "
                 "DELETE old) "
-                "WITH s, g UNWIND g.rels AS row MATCH (t:Twin {id: row.t}) "
+                "WITH s, g UNWIND g.r AS row MATCH (t:Twin {id: row.t}) "
                 f"CREATE (s)-[:{_quoted(rel_type)} {{id: row.i, name: $name, json: row.j}}]->(t) "
                 "RETURN count(*) AS n"
             )
-            written += self._run_groups(tx, query, by_source, rel_type)
-        if written != len(rels):
+            first = next(iter(by_source.values()))["r"][0]["n"]
+            results += self._run_groups(tx, query, by_source, _stored_name(rel_type, first))
+        if _created(results) != len(rels):
             _reject_dangling(tx, rels.values())
 
     # --- imports -----------------------------------------------------------------------------------
@@ -476,7 +475,7 @@ class Neo4jStore(Store):
                     f"{relabel}SET s{_labels([label])} "
                     "WITH s, row, s._touch AS touch SET s = row SET s._touch = touch"
                 )
-            tx.run(query, rows=group, x=stage).consume()
+            tx.run(query, rows=group, x=stage)  # read when the transaction commits
 
     def _stage_relationships(
         self, tx: neo4j.ManagedTransaction, stage: str, rels: Mapping[RelationshipKey, dict[str, Any]]
@@ -497,18 +496,24 @@ class Neo4jStore(Store):
                 x=stage,
             )
             stored.update(record["id"] for record in result)
-        fresh: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)  # type -> source -> group
+        # type -> source -> group; the rows of a fresh group are [target, id, json], smaller to send
+        fresh: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
         touching: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
         fresh_ids: dict[str, list[str]] = defaultdict(list)  # source -> ids of its fresh relationships
+        types: dict[str, str] = {}  # name -> type
         for (source, rel_id), row in rels.items():
-            groups = touching if source in stored or row["t"] in stored else fresh
-            group = groups[relationship_type(row["n"])].setdefault(
-                source, {"s": source, "ids": [], "rels": []}
-            )
-            group["ids"].append(rel_id)
-            group["rels"].append(row)
-            if groups is fresh:
+            name = row["n"]
+            rel_type = types.get(name) or types.setdefault(name, relationship_type(name))
+            if source in stored or row["t"] in stored:
+                group = touching[rel_type].setdefault(source, {"s": source, "ids": [], "r": []})
+                group["ids"].append(rel_id)
+                group["r"].append(row)
+            else:
+                fresh[rel_type].setdefault(source, {"s": source, "r": []})["r"].append(
+                    [row["t"], rel_id, row["j"]]
+                )
                 fresh_ids[source].append(rel_id)
+        names = {rel_type: name for name, rel_type in types.items()}
         if fresh:  # earlier batches' relationships of the same keys go first, in a statement of their own
             replaced = [{"s": source, "ids": ids} for source, ids in fresh_ids.items()]
             for chunk in self._chunks(replaced):
@@ -517,16 +522,16 @@ class Neo4jStore(Store):
                     "WHERE s._replaces IS NULL AND o.id IN g.ids DELETE o",
                     groups=chunk,
                     x=stage,
-                ).consume()
-        written = 0
+                )  # not waited for: the statements of a transaction run in the order sent
+        results: list[neo4j.Result] = []
         for rel_type, by_source in fresh.items():
             query = (
                 "UNWIND $groups AS g MATCH (s:Staged {id: g.s, _stage: $x}) WHERE s._replaces IS NULL "
-                "UNWIND g.rels AS row MATCH (t:Staged {id: row.t, _stage: $x}) WHERE t._replaces IS NULL "
-                f"CREATE (s)-[:{_quoted(rel_type)} {{id: row.i, name: $name, json: row.j}}]->(t) "
+                "UNWIND g.r AS row MATCH (t:Staged {id: row[0], _stage: $x}) WHERE t._replaces IS NULL "
+                f"CREATE (s)-[:{_quoted(rel_type)} {{id: row[1], name: $name, json: row[2]}}]->(t) "
                 "RETURN count(*) AS n"
             )
-            written += self._run_groups(tx, query, by_source, rel_type, stage)
+            results += self._run_groups(tx, query, by_source, _stored_name(rel_type, names[rel_type]), stage)
         for rel_type, by_source in touching.items():
             query = (
                 "UNWIND $groups AS g " + _END.format(v="s", id="g.s") + " WITH g, s WHERE s IS NOT NULL "
@@ -535,13 +540,13 @@ class Neo4jStore(Store):
                 "DELETE o) "
                 "FOREACH (o IN [(s)-[o]->() WHERE o.id IN g.ids AND o._stage IS NULL AND NOT s:Staged | o] "
                 "| SET o._drop = $x) "
-                "WITH s, g UNWIND g.rels AS row " + _END.format(v="t", id="row.t") + " "
+                "WITH s, g UNWIND g.r AS row " + _END.format(v="t", id="row.t") + " "
                 "WITH s, row, t WHERE t IS NOT NULL "
                 f"CREATE (s)-[:{_quoted(rel_type)} {{id: row.i, name: $name, json: row.j, _stage: $x}}]->(t) "
                 "RETURN count(*) AS n"
             )
-            written += self._run_groups(tx, query, by_source, rel_type, stage)
-        if written != len(rels):
+            results += self._run_groups(tx, query, by_source, _stored_name(rel_type, names[rel_type]), stage)
+        if _created(results) != len(rels):
             _reject_dangling(tx, rels.values(), stage)
 
     def _run_groups(
@@ -549,25 +554,24 @@ class Neo4jStore(Store):
         tx: neo4j.ManagedTransaction,
         query: str,
         by_source: Mapping[str, dict[str, Any]],
-        rel_type: str,
+        name: str | None,
         stage: str | None = None,
-    ) -> int:
-        """Run ``query`` over the groups of relationships of one type, about ``batch_size`` relationships
-        a statement; returns the relationships it created."""
-        first = next(iter(by_source.values()))["rels"][0]["n"]
-        name = None if rel_type == f"R_{first}" else first  # a plain name is its type: not stored
-        written = 0
+    ) -> list[neo4j.Result]:
+        """Send ``query`` over the groups of relationships (``r``) of one type, about ``batch_size``
+        relationships a statement; each result's ``n`` is the relationships it created. The results
+        are read later, so that Python encodes the next statement while the server runs this one."""
+        results = []
         chunk: list[dict[str, Any]] = []
         size = 0
         for group in by_source.values():
             chunk.append(group)
-            size += len(group["rels"])
+            size += len(group["r"])
             if size >= self._batch_size:
-                written += tx.run(query, groups=chunk, name=name, x=stage).single(strict=True)["n"]
+                results.append(tx.run(query, groups=chunk, name=name, x=stage))
                 chunk, size = [], 0
         if chunk:
-            written += tx.run(query, groups=chunk, name=name, x=stage).single(strict=True)["n"]
-        return written
+            results.append(tx.run(query, groups=chunk, name=name, x=stage))
+        return results
 
     def _publish(self, importing: _Import) -> None:
         models = json.dumps(importing.models)
@@ -966,6 +970,16 @@ def _relationship(record: neo4j.Record) -> Relationship:
         record["name"],
         {} if record["json"] is None else json.loads(record["json"]),
     )
+
+
+def _stored_name(rel_type: str, name: str) -> str | None:
+    """The ``name`` property of relationships of ``name``: None when their type spells it."""
+    return None if rel_type == f"R_{name}" else name
+
+
+def _created(results: Iterable[neo4j.Result]) -> int:
+    """The relationships the statements of :meth:`Neo4jStore._run_groups` created."""
+    return sum(result.single(strict=True)["n"] for result in results)
 
 
 def _reject_dangling(
