@@ -21,12 +21,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
-from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
+from graphql import ASTValidationRule, GraphQLError
+from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from dtgraph.api.cascade import CascadeQuery
+from dtgraph.api.documents import DocumentCache, Documents
 from dtgraph.api.errors import expected, translate
 from dtgraph.api.generic import GenericQuery, UntypedTwin
 from dtgraph.api.mutations import Mutation
@@ -85,11 +86,17 @@ class DtSchema(strawberry.Schema):
         typed = build_typed(models)
         body: dict[str, Any] = {"__module__": __name__, **typed.query_fields}
         query = strawberry.type(type("Query", (GenericQuery, CascadeQuery), body), name="Query")
-        extensions: list[Any] = [TranslateErrors]
+        documents = Documents()  # parsed and validated query texts of this schema
+        extensions: list[Any] = [TranslateErrors, functools.partial(DocumentCache, documents)]
+        # the limit rules are built once: the same rule classes on every request let DocumentCache
+        # skip the validation of a document that passed them before
+        rules: list[type[ASTValidationRule]] = []
         if config.max_aliases is not None:
-            extensions.append(functools.partial(MaxAliasesLimiter, max_alias_count=config.max_aliases))
+            rules.extend(MaxAliasesLimiter(max_alias_count=config.max_aliases).validation_rules)
         if config.max_query_depth is not None:
-            extensions.append(functools.partial(QueryDepthLimiter, max_depth=config.max_query_depth))
+            rules.extend(QueryDepthLimiter(max_depth=config.max_query_depth).validation_rules)
+        if rules:
+            extensions.append(functools.partial(AddValidationRules, rules))
         super().__init__(
             query=query,
             mutation=Mutation,
@@ -99,6 +106,7 @@ class DtSchema(strawberry.Schema):
         )
         weakref.finalize(self, sys.modules.pop, typed.module, None)
         self.model_set = models
+        self.documents = documents
         self.api_config = config
         self.holder = holder
         self.twin_type_names: dict[str, str] = typed.twin_type_names
