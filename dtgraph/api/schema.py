@@ -27,6 +27,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from dtgraph.api.cascade import CascadeQuery
+from dtgraph.api.direct import resolve_directly
 from dtgraph.api.documents import DocumentCache, Documents
 from dtgraph.api.errors import expected, translate
 from dtgraph.api.generic import GenericQuery, UntypedTwin
@@ -105,6 +106,7 @@ class DtSchema(strawberry.Schema):
             config=StrawberryConfig(scalar_map={Long: LONG}),
         )
         weakref.finalize(self, sys.modules.pop, typed.module, None)
+        resolve_directly(self._schema)
         self.model_set = models
         self.documents = documents
         self.api_config = config
