@@ -19,6 +19,7 @@ carry ``Authorization`` or ``GraphQL-Require-Preflight``: a page elsewhere canno
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import threading
 import time
@@ -134,6 +135,11 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # What exists now (an embedded graph loaded before serving, the schema) lives as long as the
+        # server: moved out of the collector's reach, so that full collections do not walk it (over
+        # the 20,000-twin demo graph, each full collection stalls every request for about 0.17 s).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:

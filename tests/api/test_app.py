@@ -9,6 +9,7 @@ error and the server goes on answering.
 
 from __future__ import annotations
 
+import gc
 import json
 import threading
 import time
@@ -136,6 +137,14 @@ def serve(demo_file: Path) -> Iterator[Any]:
 
 
 # --- health, readiness, metrics ---------------------------------------------------------------------
+
+
+def test_the_graph_loaded_before_serving_is_kept_out_of_garbage_collection(
+    memory_server: tuple[str, Store],
+) -> None:
+    _, store = memory_server
+    assert gc.is_tracked(store) and gc.get_freeze_count() > 0
+    assert id(store) not in {id(o) for o in gc.get_objects()}  # frozen: collections do not walk it
 
 
 def test_healthz_readyz(server: str) -> None:
