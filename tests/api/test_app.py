@@ -464,3 +464,12 @@ def test_websocket_operations_see_writes_made_between_them(memory_server: tuple[
         assert "errors" not in response.json(), response.json()
         assert before["name"] != "Renamed"
         assert ask(ws, "2") == {"id": "site-1", "name": "Renamed"}
+
+
+def test_answers_are_encoded_as_json_even_beyond_what_orjson_takes() -> None:
+    from dtgraph.api.app import _GraphQLView
+
+    view = object.__new__(_GraphQLView)  # encoding reads nothing of the view
+    data = {"data": {"twin": {"id": "é\u2028", "n": 1.5, "big": 2**70, "none": None}}}
+    assert json.loads(view.encode_json(data)) == data
+    assert json.loads(view.encode_json({"data": {"id": "x"}})) == {"data": {"id": "x"}}
