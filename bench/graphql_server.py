@@ -470,12 +470,24 @@ class RawClient:
     async def post(self, body: bytes) -> tuple[int, bytes]:
         conn = await self.free.get()
         try:
+            reused = conn is not None
             if conn is None:
-                conn = await asyncio.open_connection(self.host, self.port)
-                self.open.add(conn[1])
+                conn = await self._connect()
             reader, writer = conn
             writer.write(b"%s%d\r\n\r\n%s" % (self.head, len(body), body))
-            head = await reader.readuntil(b"\r\n\r\n")
+            try:
+                head = await reader.readuntil(b"\r\n\r\n")
+            except (asyncio.IncompleteReadError, ConnectionError) as exc:
+                # the server closes a keep-alive connection idle for 5 s (uvicorn's default); a
+                # connection it closed before answering is sent to again on a new one, as HTTP
+                # clients do
+                if not reused or (isinstance(exc, asyncio.IncompleteReadError) and exc.partial):
+                    raise
+                self._drop(conn)
+                conn = await self._connect()
+                reader, writer = conn
+                writer.write(b"%s%d\r\n\r\n%s" % (self.head, len(body), body))
+                head = await reader.readuntil(b"\r\n\r\n")
             status, length, close = int(head[9:12]), None, False
             for line in head.split(b"\r\n")[1:]:
                 name, _, value = line.partition(b":")
@@ -500,6 +512,11 @@ class RawClient:
             raise
         finally:
             self.free.put_nowait(conn)
+
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        conn = await asyncio.open_connection(self.host, self.port)
+        self.open.add(conn[1])
+        return conn
 
     def _drop(self, conn: tuple[asyncio.StreamReader, asyncio.StreamWriter]) -> None:
         self.open.discard(conn[1])
