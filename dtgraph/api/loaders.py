@@ -8,7 +8,10 @@ level. Store calls run in a worker thread, so a slow store does not stall the ev
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
@@ -16,16 +19,24 @@ from strawberry.dataloader import DataLoader
 from dtgraph.graph.records import Relationship, Twin
 from dtgraph.stores.base import Direction, Store
 
-__all__ = ["Loaders", "RelationshipsKey", "blocking"]
+__all__ = ["STORE_THREADS", "Loaders", "RelationshipsKey", "blocking"]
 
 RelationshipsKey = tuple[str, str | None, Direction]  # (twin id, relationship name or None, direction)
 
 R = TypeVar("R")
 
 
+# A store call waits on its store: a Neo4j round trip holds its thread without using the CPU. The
+# event loop's default pool has min(32, cores + 4) threads, 6 on a small machine, so at most 6 requests
+# could wait on Neo4j at once; these threads are started as calls need them.
+STORE_THREADS = 32
+_store_calls = ThreadPoolExecutor(max_workers=STORE_THREADS, thread_name_prefix="dtgraph-store")
+
+
 async def blocking(fn: Callable[..., R], *args: Any, **kwargs: Any) -> R:
-    """Run a blocking store call in a worker thread."""
-    return await asyncio.to_thread(fn, *args, **kwargs)
+    """Run a blocking store call in a worker thread (with the caller's context variables)."""
+    call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
+    return await asyncio.get_running_loop().run_in_executor(_store_calls, call)
 
 
 class Loaders:

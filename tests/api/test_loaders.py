@@ -5,7 +5,11 @@ The store is the real one (memory or Neo4j) behind a proxy that counts calls.
 
 from __future__ import annotations
 
+import asyncio
+import threading
+
 from dtgraph.api import SchemaHolder
+from dtgraph.api.loaders import blocking
 from dtgraph.graph.service import TwinGraph
 from tests.api.conftest import Api, CountingStore, data, execute
 
@@ -31,3 +35,13 @@ def test_calls_do_not_grow_with_rows(demo: Api) -> None:
     assert calls[5] == calls[100]
     # one page query, then per level one relationships batch and one twins batch
     assert calls[100] == {"query_twins": 1, "relationships": 3, "get_twins": 3}
+
+
+def test_store_calls_of_many_requests_wait_at_the_same_time() -> None:
+    # a Neo4j round trip holds its thread: 20 requests waiting at once must not queue behind 6 threads
+    together = threading.Barrier(20, timeout=30)
+
+    async def all_at_once() -> list[int]:
+        return await asyncio.gather(*(blocking(together.wait) for _ in range(20)))
+
+    assert sorted(asyncio.run(all_at_once())) == list(range(20))
