@@ -461,6 +461,7 @@ class Neo4jStore(Store):
         for row in rows:
             stored, staged = found.get(row["id"], (False, None))
             row["_stage"] = stage
+            row.pop("_replaces", None)  # set by an attempt the driver retries
             if stored:
                 row["_replaces"] = True
             groups[staged, row["model"]].append(row)
