@@ -55,12 +55,17 @@ class CascadeDeclaration:
 
     ``direction`` "forward" means a failed source fails the target; "reverse" the other way round.
     Inputs of ``kind`` "hierarchy" are always needed; the others count towards a node's ``inputGate``.
+    ``lead_time`` and ``probability`` name the relationship's properties that hold its lead time in hours
+    and its own failure probability (the library's names unless a cascade configuration says otherwise,
+    see :mod:`dtgraph.cascade.semantics`).
     """
 
     interface: str
     relationship: str
     direction: Direction
     kind: Kind
+    lead_time: str = "leadTimeHours"
+    probability: str = "failureProbability"
 
     def orient(self, source: str, target: str) -> tuple[str, str]:
         """The relationship's ends as (failing node, node it affects)."""

@@ -14,12 +14,15 @@ the models say which relationships carry failure (``dtdl/cascade.toml``). On it:
 
 **Your own models.** Failure semantics come from the model library's ``cascade.toml`` (see
 ``dtdl/README.md``): a declaration on a library interface holds for every interface that extends it. So a
-model of yours carries failure the library's way by extending a library interface — ``extends
+model of yours that extends a library interface carries failure the library's way — ``extends
 dtmi:dtgraph:Machine;1`` gives its twins ``feeds``, ``dependsOn``, ``consumes`` and ``partOf`` with their
-directions and kinds — and sets the node properties (``bufferHours``, ``recoveryHours``,
-``failureProbability``, ``inputGate``, ``requiredInputs``, ``revenuePerHour``, ``orderValue``, inherited
-from ``dtmi:dtgraph:Entity;1``) and edge properties (``leadTimeHours``, ``failureProbability``) on its
-twins and relationships. A relationship no declaration covers carries no failure.
+directions and kinds, and the node properties ``bufferHours``, ``recoveryHours`` … of
+``dtmi:dtgraph:Entity;1``. Models that do not extend the library declare their own in a **cascade
+configuration** (:mod:`dtgraph.cascade.semantics`, :func:`load_config`): which of their relationships
+carry failure, which way and of what kind, which of their properties hold buffer, recovery, probability,
+gate, lead time and value, and what an interface counts as (``Product``, ``CustomerOrder``,
+``Supplier`` …). Pass the :class:`Semantics` it gives to :func:`snapshot`. A relationship no declaration
+covers carries no failure.
 """
 
 from __future__ import annotations
@@ -33,11 +36,14 @@ from dtgraph.cascade.criticality import (
 )
 from dtgraph.cascade.deterministic import DEFAULT_HORIZON, CascadeResult, Impact, Step, cascade
 from dtgraph.cascade.montecarlo import MAX_SAMPLES, Hit, MonteCarloResult, monte_carlo
+from dtgraph.cascade.semantics import CascadeConfig, CascadeConfigError, Semantics, load_config, read_config
 from dtgraph.cascade.snapshot import DependencyGraph, from_networkx, from_records, snapshot
 
 __all__ = [
     "DEFAULT_HORIZON",
     "MAX_SAMPLES",
+    "CascadeConfig",
+    "CascadeConfigError",
     "CascadeResult",
     "Criticality",
     "CriticalityResult",
@@ -45,13 +51,16 @@ __all__ = [
     "Hit",
     "Impact",
     "MonteCarloResult",
+    "Semantics",
     "Step",
     "SupplierExposure",
     "cascade",
     "criticality",
     "from_networkx",
     "from_records",
+    "load_config",
     "monte_carlo",
+    "read_config",
     "single_points_of_failure",
     "snapshot",
 ]

@@ -1,8 +1,10 @@
 """The dependency snapshot: the graph of "failure flows from u to v" as compact arrays.
 
 :func:`snapshot` reads a store once (``Store.snapshot()`` streams twins, then relationships) and keeps only
-what cascade analysis needs. Which relationships carry failure, and which way, comes from the models
-(``cascade.toml``, see :mod:`dtgraph.library`); a relationship nobody declared carries none.
+what cascade analysis needs. Which relationships carry failure, and which way, what each twin counts as and
+which properties hold its buffer, recovery time, gate and value, come from the :class:`Semantics` of the
+models: the library's ``cascade.toml`` and, for models of your own, a cascade configuration (see
+:mod:`dtgraph.cascade.semantics`); a relationship nobody declared carries none.
 
 Nodes are the twins, sorted by id (so that every store gives the same arrays), followed by one **roll-up
 node** per hierarchy parent that has production children (see below). Edges point the way failure travels
@@ -41,9 +43,10 @@ import networkx as nx
 import numpy as np
 import numpy.typing as npt
 
+from dtgraph.cascade.semantics import CATEGORIES, Semantics, library_semantics
 from dtgraph.dtdl import ModelSet, parse
 from dtgraph.graph.records import Relationship, Twin
-from dtgraph.library import cascade_declaration, library_model_set
+from dtgraph.library import CascadeDeclaration, library_model_set
 from dtgraph.stores.base import Store
 
 __all__ = [
@@ -64,26 +67,10 @@ KINDS = ("material", "utility", "supply", "hierarchy", "rollup")
 HIERARCHY, ROLLUP = 3, 4
 _PRODUCTION = (0, 2)  # material, supply: what makes a hierarchy child take part in production
 
-CATEGORIES = (
-    "CustomerOrder",
-    "Product",
-    "Part",
-    "Supplier",
-    "Enterprise",
-    "Site",
-    "Plant",
-    "Line",
-    "Machine",
-    "Sensor",
-    "Utility",
-    "Asset",
-    "Entity",
-    "Other",
-)
-"""What a twin is, by the nearest library interface its model is or extends (``Other`` for foreign ones)."""
 _OTHER = len(CATEGORIES) - 1
 
 _GATES = {"all": 0, "any": 1, "kOfN": 2}
+_LIBRARY_EDGE = ("leadTimeHours", "failureProbability")
 
 
 def _hours(value: Any, default: float) -> float:
@@ -420,56 +407,79 @@ def _compile(
 # ---- sources -------------------------------------------------------------------------------------------
 
 
-def _category(models: ModelSet, model: str) -> int:
-    if model not in models.interfaces:
-        return _OTHER
-    for dtmi in (model, *models.ancestors(model)):
-        if dtmi.startswith("dtmi:dtgraph:"):
-            name = dtmi.removeprefix("dtmi:dtgraph:").partition(";")[0]
-            if name in CATEGORIES:
-                return CATEGORIES.index(name)
-    return _OTHER
+_Orientation = tuple[bool, int, tuple[str, str] | None]  # forward, kind, (lead, probability) names if renamed
 
 
-def from_records(records: Iterable[Twin | Relationship], models: ModelSet) -> DependencyGraph:
-    """The dependency graph of twins and relationships (twins first, as ``Store.snapshot()`` gives them)."""
+def _orientation(declaration: CascadeDeclaration | None) -> _Orientation | None:
+    if declaration is None:
+        return None
+    names = (declaration.lead_time, declaration.probability)
+    return (
+        declaration.direction == "forward",
+        KINDS.index(declaration.kind),
+        None if names == _LIBRARY_EDGE else names,
+    )
+
+
+def from_records(
+    records: Iterable[Twin | Relationship], models: ModelSet, semantics: Semantics | None = None
+) -> DependencyGraph:
+    """The dependency graph of twins and relationships (twins first, as ``Store.snapshot()`` gives them).
+
+    ``semantics`` defaults to the model library's alone.
+    """
+    semantics = semantics or library_semantics()
     builder = _Builder()
-    categories: dict[str, int] = {}
+    nodes: dict[str, tuple[int, Mapping[str, str] | None]] = {}
     model_of: dict[int, str] = {}
-    declared: dict[tuple[str, str], tuple[bool, int] | None] = {}
+    declared: dict[tuple[str, str], _Orientation | None] = {}
     for record in records:
         if isinstance(record, Twin):
-            category = categories.get(record.model)
-            if category is None:
-                category = categories[record.model] = _category(models, record.model)
+            node = nodes.get(record.model)
+            if node is None:
+                found = semantics.node(models, record.model)
+                node = nodes[record.model] = (found.category, found.properties)
+            category, renamed = node
             model_of[len(builder.ids)] = record.model
-            builder.twin(record.id, category, record.properties)
+            props = record.properties
+            if renamed is not None:  # the model's own property names for the library's roles
+                props = {role: props.get(name) for role, name in renamed.items()}
+            builder.twin(record.id, category, props)
             continue
         source = builder.index.get(record.source)
         if source is None:
             continue
         key = (model_of[source], record.name)
         if key not in declared:
-            decl = cascade_declaration(models, *key)
-            declared[key] = None if decl is None else (decl.direction == "forward", KINDS.index(decl.kind))
+            declared[key] = _orientation(semantics.relationship(models, *key))
         how = declared[key]
         if how is None:
             continue
-        forward, kind = how
+        forward, kind, edge_names = how
         u, v = (record.source, record.target) if forward else (record.target, record.source)
-        builder.edge(u, v, kind, record.name, record.properties)
+        props = record.properties
+        if edge_names is not None:
+            props = {
+                "leadTimeHours": props.get(edge_names[0]),
+                "failureProbability": props.get(edge_names[1]),
+            }
+        builder.edge(u, v, kind, record.name, props)
     return builder.finish()
 
 
-def snapshot(store: Store, models: ModelSet | None = None) -> DependencyGraph:
+def snapshot(
+    store: Store, models: ModelSet | None = None, semantics: Semantics | None = None
+) -> DependencyGraph:
     """The dependency graph of everything in ``store``, read in one streaming pass.
 
-    ``models`` defaults to the store's own model documents (falling back to the library when it has none).
+    ``models`` defaults to the store's own model documents (falling back to the library when it has none);
+    ``semantics`` to the library's (give a cascade configuration's for models of your own, see
+    :func:`dtgraph.cascade.semantics.load_config`).
     """
     if models is None:
         documents = store.model_documents()
         models = parse(documents) if documents else library_model_set()
-    return from_records(store.snapshot(), models)
+    return from_records(store.snapshot(), models, semantics)
 
 
 def from_networkx(graph: nx.DiGraph[Any]) -> DependencyGraph:

@@ -74,9 +74,11 @@ def test_exports():
     import dtgraph.cascade
 
     assert set(dtgraph.cascade.__all__) == {
-        "DEFAULT_HORIZON", "MAX_SAMPLES", "CascadeResult", "Criticality", "CriticalityResult",
-        "DependencyGraph",
-        "Hit", "Impact", "MonteCarloResult", "Step", "SupplierExposure", "cascade", "criticality",
-        "from_networkx", "from_records", "monte_carlo", "single_points_of_failure", "snapshot",
+        "DEFAULT_HORIZON", "MAX_SAMPLES", "CascadeConfig", "CascadeConfigError", "CascadeResult",
+        "Criticality", "CriticalityResult", "DependencyGraph",
+        "Hit", "Impact", "MonteCarloResult", "Semantics", "Step", "SupplierExposure", "cascade",
+        "criticality",
+        "from_networkx", "from_records", "load_config", "monte_carlo", "read_config",
+        "single_points_of_failure", "snapshot",
     }  # fmt: skip
     assert all(hasattr(dtgraph.cascade, name) for name in dtgraph.cascade.__all__)
