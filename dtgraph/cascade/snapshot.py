@@ -56,6 +56,7 @@ __all__ = [
     "from_networkx",
     "from_records",
     "snapshot",
+    "store_models",
 ]
 
 Floats = npt.NDArray[np.float64]
@@ -476,10 +477,13 @@ def snapshot(
     ``semantics`` to the library's (give a cascade configuration's for models of your own, see
     :func:`dtgraph.cascade.semantics.load_config`).
     """
-    if models is None:
-        documents = store.model_documents()
-        models = parse(documents) if documents else library_model_set()
-    return from_records(store.snapshot(), models, semantics)
+    return from_records(store.snapshot(), store_models(store) if models is None else models, semantics)
+
+
+def store_models(store: Store) -> ModelSet:
+    """The models of ``store``, parsed; the model library when it has none."""
+    documents = store.model_documents()
+    return parse(documents) if documents else library_model_set()
 
 
 def from_networkx(graph: nx.DiGraph[Any]) -> DependencyGraph:

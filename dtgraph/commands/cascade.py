@@ -1,7 +1,8 @@
 """``dtgraph cascade`` and ``dtgraph criticality``: cascade-failure analysis of the graph in a store.
 
 Both read the store once into a dependency snapshot (:mod:`dtgraph.cascade`), then print readable tables
-(rich) or, with ``--json``, one JSON document.
+(rich) or, with ``--json``, one JSON document. ``--cascade-config FILE`` (default ``$DTGRAPH_CASCADE_CONFIG``)
+declares the failure semantics of models that do not come from the model library.
 """
 
 from __future__ import annotations
@@ -9,17 +10,19 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dtgraph.commands.arguments import positive_int
 from dtgraph.commands.store_options import STORE_EPILOG, StoreOpenError, add_store_options, open_from_args
 
 if TYPE_CHECKING:
-    from dtgraph.cascade import CascadeResult, CriticalityResult, MonteCarloResult
+    from dtgraph.cascade import CascadeConfigError, CascadeResult, CriticalityResult, MonteCarloResult
     from dtgraph.commands import Subparsers
 
-__all__ = ["register", "register_criticality"]
+__all__ = ["add_cascade_config_option", "register", "register_criticality"]
 
 _CASCADE = """\
 Fail one or more twins at hour 0 and show what follows: every twin hit within
@@ -37,7 +40,7 @@ failure); compare each supplier's time to survive with its time to recover."""
 _EPILOG = f"""\
 exit status:
   0  done
-  2  usage error, unknown twin, or the store unavailable
+  2  usage error, unknown twin, invalid cascade configuration, or the store unavailable
 
 {STORE_EPILOG}"""
 
@@ -50,6 +53,19 @@ def _hours(text: str) -> float:
     if not (value > 0 and math.isfinite(value)):
         raise argparse.ArgumentTypeError(f"must be a positive number of hours, not {text}")
     return value
+
+
+def add_cascade_config_option(parser: argparse.ArgumentParser, default: str | None = None) -> None:
+    """Add ``--cascade-config FILE``."""
+    parser.add_argument(
+        "--cascade-config",
+        type=Path,
+        default=default,
+        metavar="FILE",
+        help="failure semantics of your own models: which relationships carry failure, which "
+        "properties hold buffer, recovery, gate, value (TOML, see dtdl/README.md; default: "
+        "$DTGRAPH_CASCADE_CONFIG)",
+    )
 
 
 def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
@@ -79,6 +95,7 @@ def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
         "--limit", type=positive_int, default=40, metavar="N", help="rows per table (default 40)"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON document")
+    add_cascade_config_option(parser, os.environ.get("DTGRAPH_CASCADE_CONFIG") or None)
     add_store_options(parser)
     parser.set_defaults(run=_run_cascade)
 
@@ -99,6 +116,7 @@ def register_criticality(subparsers: Subparsers[argparse.ArgumentParser]) -> Non
         "--horizon", type=_hours, default=168.0, metavar="H", help="hours ahead (default 168)"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON document")
+    add_cascade_config_option(parser, os.environ.get("DTGRAPH_CASCADE_CONFIG") or None)
     add_store_options(parser)
     parser.set_defaults(run=_run_criticality)
 
@@ -109,17 +127,28 @@ def _error(command: str, message: str) -> int:
 
 
 def _load(args: argparse.Namespace) -> Any:
-    from dtgraph.cascade import snapshot
+    """The store's dependency snapshot (raises StoreOpenError, CascadeConfigError)."""
+    from dtgraph.cascade import load_config, snapshot
+    from dtgraph.cascade.snapshot import store_models
 
     store, _ = open_from_args(args, must_exist=True)
     try:
-        return snapshot(store)
+        models = store_models(store)
+        semantics = load_config(args.cascade_config, models) if args.cascade_config else None
+        return snapshot(store, models, semantics)
     finally:
         store.close()
 
 
+def _config_error(command: str, exc: CascadeConfigError) -> int:
+    print(f"dtgraph {command}: error: invalid cascade configuration:", file=sys.stderr)
+    for issue in exc.issues:
+        print(f"  {issue}", file=sys.stderr)
+    return 2
+
+
 def _run_cascade(args: argparse.Namespace) -> int:
-    from dtgraph.cascade import MAX_SAMPLES, cascade, monte_carlo
+    from dtgraph.cascade import MAX_SAMPLES, CascadeConfigError, cascade, monte_carlo
 
     if args.samples is not None and args.samples > MAX_SAMPLES:
         return _error("cascade", f"--samples is at most {MAX_SAMPLES:,}, not {args.samples:,}")
@@ -136,6 +165,8 @@ def _run_cascade(args: argparse.Namespace) -> int:
         )
     except StoreOpenError as exc:
         return _error("cascade", str(exc))
+    except CascadeConfigError as exc:
+        return _config_error("cascade", exc)
     if args.json:
         doc = result.to_json()
         if sampled is not None:
@@ -147,12 +178,14 @@ def _run_cascade(args: argparse.Namespace) -> int:
 
 
 def _run_criticality(args: argparse.Namespace) -> int:
-    from dtgraph.cascade import criticality
+    from dtgraph.cascade import CascadeConfigError, criticality
 
     try:
         graph = _load(args)
     except StoreOpenError as exc:
         return _error("criticality", str(exc))
+    except CascadeConfigError as exc:
+        return _config_error("criticality", exc)
     result = criticality(graph, horizon=args.horizon)
     if args.json:
         print(json.dumps(result.to_json(top=args.top), indent=2, allow_nan=False))
