@@ -17,8 +17,10 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, cast
 
 import strawberry
+from graphql import GraphQLResolveInfo, GraphQLSchema
 from strawberry import Info
 from strawberry.scalars import JSON
+from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 from dtgraph.api.context import ApiContext, require
 from dtgraph.api.errors import BAD_USER_INPUT, UNKNOWN_MODEL, UNSUPPORTED, ApiError
@@ -61,18 +63,23 @@ __all__ = [
 ]
 
 Ctx = Info[ApiContext, None]
+AnyInfo = Info[Any, Any] | GraphQLResolveInfo[Any]  # strawberry's resolvers, and the typed part's plain ones
 
 _NAME = re.compile(r"[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?")
 _PATH = re.compile(r"[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?(?:\.[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?)*")
 _CURSOR_PREFIX = "twin:"
 
 
-def built(info: Info[Any, Any]) -> DtSchema:
-    """The dtgraph schema executing this request (its naming, configuration and hierarchy)."""
-    return cast("DtSchema", info.schema)
+def built(info: AnyInfo) -> DtSchema:
+    """The dtgraph schema executing this request (its naming, configuration and hierarchy), for
+    strawberry's resolvers and for the plain graphql-core ones of the typed part."""
+    schema = info.schema
+    if isinstance(schema, GraphQLSchema):
+        schema = schema.extensions[GraphQLCoreConverter.DEFINITION_BACKREF]
+    return cast("DtSchema", schema)
 
 
-def context(info: Info[Any, Any]) -> ApiContext:
+def context(info: AnyInfo) -> ApiContext:
     return cast(ApiContext, info.context)
 
 
@@ -117,7 +124,7 @@ def decode_cursor(cursor: str) -> str:
     return text[len(_CURSOR_PREFIX) :]
 
 
-def page_size(info: Info[Any, Any], first: int | None) -> int:
+def page_size(info: AnyInfo, first: int | None) -> int:
     config = built(info).api_config
     limit = config.max_page_size
     if first is None:
@@ -147,11 +154,11 @@ class RelationshipRef:
     loaders: Loaders
 
 
-def wrap(info: Info[Any, Any], twin: TwinRecord, loaders: Loaders) -> TwinRef:
+def wrap(info: AnyInfo, twin: TwinRecord, loaders: Loaders) -> TwinRef:
     return TwinRef(twin, built(info).twin_type_names.get(twin.model, "UntypedTwin"), loaders)
 
 
-async def load_twins(info: Info[Any, Any], loaders: Loaders, ids: Sequence[str]) -> list[TwinRef]:
+async def load_twins(info: AnyInfo, loaders: Loaders, ids: Sequence[str]) -> list[TwinRef]:
     twins = await loaders.twins.load_many(ids)
     return [wrap(info, t, loaders) for t in twins if t is not None]
 
@@ -580,7 +587,7 @@ class TwinConnection:
 
 
 async def fetch_page(
-    info: Info[Any, Any],
+    info: AnyInfo,
     model: str | None,
     include_subtypes: bool,
     where: Sequence[Filter],

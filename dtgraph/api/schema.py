@@ -13,17 +13,21 @@ Each request executes with a context from :func:`dtgraph.api.context.make_contex
 from __future__ import annotations
 
 import functools
-import sys
 import threading
-import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import strawberry
-from graphql import ASTValidationRule, GraphQLError
+from graphql import (
+    ASTValidationRule,
+    GraphQLError,
+    GraphQLObjectType,
+    GraphQLSchema,
+    print_schema,
+    validate_schema,
+)
 from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
-from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from dtgraph.api.cascade import CascadeQuery
@@ -32,7 +36,7 @@ from dtgraph.api.documents import DocumentCache, Documents
 from dtgraph.api.errors import expected, translate
 from dtgraph.api.generic import GenericQuery, UntypedTwin
 from dtgraph.api.mutations import Mutation
-from dtgraph.api.typed import LONG, Long, build_typed
+from dtgraph.api.typed import TypedPart, build_typed
 from dtgraph.dtdl import ModelSet
 from dtgraph.graph.service import TwinGraph
 from dtgraph.library import LibraryError, cascade_declarations
@@ -77,6 +81,11 @@ class TranslateErrors(SchemaExtension):
             result.errors = [e for error in result.errors for e in translate(error)]
 
 
+@strawberry.type(name="Query")
+class GenericAndCascadeQuery(GenericQuery, CascadeQuery):
+    """The queries of every schema; the typed ones are added per model set."""
+
+
 class DtSchema(strawberry.Schema):
     """The schema of one model set: generic queries, typed queries and mutations."""
 
@@ -84,9 +93,6 @@ class DtSchema(strawberry.Schema):
         self, models: ModelSet, config: ApiConfig | None = None, holder: SchemaHolder | None = None
     ) -> None:
         config = config or ApiConfig()
-        typed = build_typed(models)
-        body: dict[str, Any] = {"__module__": __name__, **typed.query_fields}
-        query = strawberry.type(type("Query", (GenericQuery, CascadeQuery), body), name="Query")
         documents = Documents()  # parsed and validated query texts of this schema
         extensions: list[Any] = [TranslateErrors, functools.partial(DocumentCache, documents)]
         # the limit rules are built once: the same rule classes on every request let DocumentCache
@@ -99,13 +105,11 @@ class DtSchema(strawberry.Schema):
         if rules:
             extensions.append(functools.partial(AddValidationRules, rules))
         super().__init__(
-            query=query,
-            mutation=Mutation,
-            types=[UntypedTwin, *typed.types],
-            extensions=extensions,
-            config=StrawberryConfig(scalar_map={Long: LONG}),
+            query=GenericAndCascadeQuery, mutation=Mutation, types=[UntypedTwin], extensions=extensions
         )
-        weakref.finalize(self, sys.modules.pop, typed.module, None)
+        typed = build_typed(models, self._schema)
+        self._schema = _joined(self._schema, typed)
+        self._schema._strawberry_schema = self  # type: ignore[attr-defined]  # as strawberry does
         resolve_directly(self._schema)
         self.model_set = models
         self.documents = documents
@@ -114,6 +118,9 @@ class DtSchema(strawberry.Schema):
         self.twin_type_names: dict[str, str] = typed.twin_type_names
         self.hierarchy: tuple[tuple[str, Direction], ...] = hierarchy_of(models)
 
+    def as_str(self) -> str:
+        return print_schema(self._schema)
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -121,6 +128,30 @@ class DtSchema(strawberry.Schema):
         unexpected = [e for e in errors if not expected(e)]
         if unexpected:
             super().process_errors(unexpected, execution_context)
+
+
+def _joined(generic: GraphQLSchema, typed: TypedPart) -> GraphQLSchema:
+    """The generic schema (strawberry's) with the typed part added: its types, its query fields."""
+    query = generic.query_type
+    assert query is not None
+    joined = GraphQLObjectType(
+        query.name,
+        {**query.fields, **typed.query_fields},
+        description=query.description,
+        extensions=query.extensions,
+    )
+    schema = GraphQLSchema(
+        query=joined,
+        mutation=generic.mutation_type,
+        subscription=generic.subscription_type,
+        types=[generic.type_map["UntypedTwin"], *typed.types],
+        directives=generic.directives,
+        extensions=generic.extensions,
+    )
+    errors = validate_schema(schema)
+    if errors:
+        raise ValueError("invalid schema:\n" + "\n".join(e.message for e in errors))
+    return schema
 
 
 def build_schema(models: ModelSet, config: ApiConfig | None = None) -> DtSchema:

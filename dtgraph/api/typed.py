@@ -13,60 +13,70 @@ date, dateTime, time, duration, uuid, bytes → String; Enum → an enum of its 
 object type; Array → a list; Map → JSON. Telemetry and commands are not stored with twins and have no
 field here.
 
-Classes are made with ``type()`` and strawberry's decorators. Fields that refer to generated types name
-them through a namespace filled before the schema is converted, so cycles (``Machine.feeds → Machine``)
-need no ordering.
+The types are graphql-core types made directly, not strawberry classes: strawberry evaluates the
+annotations of every field of every class, which took 13-15 s for RealEstateCore's 768 Interfaces.
+They join the generic part (built by strawberry: ``Twin``, ``PageInfo``, ``JSON``) in
+:class:`~dtgraph.api.schema.DtSchema`, and their resolvers are plain graphql-core resolvers. Fields
+are filled in lazily (thunks), so cycles (``Machine.feeds → Machine``) need no ordering.
 """
 
 from __future__ import annotations
 
-import itertools
-import sys
-import types
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
-from typing import Any, NewType, cast
+from typing import Any, cast
 
-import strawberry
-from strawberry import Info
-from strawberry.annotation import StrawberryAnnotation
-from strawberry.scalars import JSON
-from strawberry.types.field import StrawberryField
+from graphql import (
+    GraphQLArgument,
+    GraphQLBoolean,
+    GraphQLEnumType,
+    GraphQLEnumValue,
+    GraphQLField,
+    GraphQLFloat,
+    GraphQLInputField,
+    GraphQLInputObjectType,
+    GraphQLInputType,
+    GraphQLInt,
+    GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLNamedType,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLResolveInfo,
+    GraphQLScalarType,
+    GraphQLSchema,
+    GraphQLString,
+)
 
 from dtgraph.api.context import require
-from dtgraph.api.generic import (
-    PageInfo,
-    TwinInterface,
-    TwinRef,
-    context,
-    encode_cursor,
-    fetch_page,
-    load_twins,
-    make_filter,
-)
+from dtgraph.api.generic import PageInfo, TwinRef, context, encode_cursor, fetch_page, load_twins, make_filter
 from dtgraph.api.names import (
     RESERVED_FIELDS,
     RESERVED_TYPES,
     Names,
     enum_value_name,
     field_name,
+    qualified_name,
     query_field_name,
+    short_name,
 )
 from dtgraph.dtdl import Component, Interface, ModelSet, Property, Relationship, Schema
 from dtgraph.stores.base import Filter
 
 __all__ = [
+    "BOOLEAN_FILTER",
+    "FLOAT_FILTER",
+    "INT_FILTER",
     "LONG",
-    "BooleanFilter",
-    "FloatFilter",
-    "IntFilter",
-    "Long",
-    "LongFilter",
-    "StringFilter",
+    "LONG_FILTER",
+    "STRING_FILTER",
     "TypedPart",
     "build_typed",
 ]
+
+Convert = Callable[[Any], Any]
+Resolver = Callable[..., Any]
 
 
 def _parse_long(value: object) -> int:
@@ -77,76 +87,44 @@ def _parse_long(value: object) -> int:
     return value
 
 
-Long = NewType("Long", int)
-LONG = strawberry.scalar(
-    name="Long",
+LONG = GraphQLScalarType(
+    "Long",
     description="An integer of up to 64 bits (DTDL long, unsignedInteger, unsignedLong).",
     serialize=int,
     parse_value=_parse_long,
-)  # the schema maps Long to it (StrawberryConfig.scalar_map)
+)
 
 
 # --- operator filters on scalars -------------------------------------------------------------------
 
-
-@strawberry.input(description="Conditions on an Int property; all that are given must hold.")
-class IntFilter:
-    eq: int | None = None
-    ne: int | None = None
-    lt: int | None = None
-    le: int | None = None
-    gt: int | None = None
-    ge: int | None = None
-    in_: list[int] | None = strawberry.field(name="in", default=None)
-    exists: bool | None = None
+_COMPARISONS = ("eq", "ne", "lt", "le", "gt", "ge")
+_OPS = (*_COMPARISONS, "in", "exists")
 
 
-@strawberry.input(description="Conditions on a Long property; all that are given must hold.")
-class LongFilter:
-    eq: Long | None = None
-    ne: Long | None = None
-    lt: Long | None = None
-    le: Long | None = None
-    gt: Long | None = None
-    ge: Long | None = None
-    in_: list[Long] | None = strawberry.field(name="in", default=None)
-    exists: bool | None = None
+def _optional(kind: GraphQLInputType) -> GraphQLInputField:
+    """An input field that is null when not given."""
+    return GraphQLInputField(kind, default_value=None)
 
 
-@strawberry.input(description="Conditions on a Float property; all that are given must hold.")
-class FloatFilter:
-    eq: float | None = None
-    ne: float | None = None
-    lt: float | None = None
-    le: float | None = None
-    gt: float | None = None
-    ge: float | None = None
-    in_: list[float] | None = strawberry.field(name="in", default=None)
-    exists: bool | None = None
+def _operator_filter(
+    name: str, kind: GraphQLInputType, ops: Sequence[str], description: str
+) -> GraphQLInputObjectType:
+    fields = {op: _optional(kind) for op in ops}
+    if "in" in ops:
+        fields["in"] = _optional(GraphQLList(GraphQLNonNull(kind)))
+    fields["exists"] = _optional(GraphQLBoolean)
+    return GraphQLInputObjectType(name, fields, description=description)
 
 
-@strawberry.input(description="Conditions on a String property; all that are given must hold.")
-class StringFilter:
-    eq: str | None = None
-    ne: str | None = None
-    lt: str | None = None
-    le: str | None = None
-    gt: str | None = None
-    ge: str | None = None
-    in_: list[str] | None = strawberry.field(name="in", default=None)
-    exists: bool | None = None
+def _conditions(kind: str) -> str:
+    return f"Conditions on {kind} property; all that are given must hold."
 
 
-@strawberry.input(description="Conditions on a Boolean property; all that are given must hold.")
-class BooleanFilter:
-    eq: bool | None = None
-    ne: bool | None = None
-    exists: bool | None = None
-
-
-_OPS = ("eq", "ne", "lt", "le", "gt", "ge", "in_", "exists")
-
-_PRIMITIVES: dict[str, tuple[Any, type, Callable[[Any], Any]]] = {}
+INT_FILTER = _operator_filter("IntFilter", GraphQLInt, _OPS[:-1], _conditions("an Int"))
+LONG_FILTER = _operator_filter("LongFilter", LONG, _OPS[:-1], _conditions("a Long"))
+FLOAT_FILTER = _operator_filter("FloatFilter", GraphQLFloat, _OPS[:-1], _conditions("a Float"))
+STRING_FILTER = _operator_filter("StringFilter", GraphQLString, _OPS[:-1], _conditions("a String"))
+BOOLEAN_FILTER = _operator_filter("BooleanFilter", GraphQLBoolean, ("eq", "ne"), _conditions("a Boolean"))
 
 
 def _int(value: Any) -> Any:
@@ -170,14 +148,15 @@ def _bool(value: Any) -> Any:
     return value if isinstance(value, bool) else None
 
 
+_PRIMITIVES: dict[str, tuple[GraphQLScalarType, GraphQLInputObjectType, Convert]] = {}
 for _kinds, _entry in (
-    (("boolean",), (bool, BooleanFilter, _bool)),
-    (("integer", "short", "byte", "unsignedShort", "unsignedByte"), (int, IntFilter, _int)),
-    (("long", "unsignedInteger", "unsignedLong"), (Long, LongFilter, _long)),
-    (("double", "float"), (float, FloatFilter, _float)),
+    (("boolean",), (GraphQLBoolean, BOOLEAN_FILTER, _bool)),
+    (("integer", "short", "byte", "unsignedShort", "unsignedByte"), (GraphQLInt, INT_FILTER, _int)),
+    (("long", "unsignedInteger", "unsignedLong"), (LONG, LONG_FILTER, _long)),
+    (("double", "float"), (GraphQLFloat, FLOAT_FILTER, _float)),
     (
         ("decimal", "string", "date", "dateTime", "time", "duration", "uuid", "bytes"),
-        (str, StringFilter, _str),
+        (GraphQLString, STRING_FILTER, _str),
     ),
 ):
     for _kind in _kinds:
@@ -188,6 +167,22 @@ def _same(value: Any) -> Any:
     return value
 
 
+def _mapping(value: Any) -> Any:
+    return value if isinstance(value, Mapping) else None
+
+
+def _dict(root: Any) -> Mapping[str, Any]:
+    return cast(Mapping[str, Any], root) if isinstance(root, Mapping) else {}
+
+
+def _properties(root: TwinRef) -> Mapping[str, Any]:
+    return root.twin.properties
+
+
+def _non_null_list(of: GraphQLOutputType) -> GraphQLOutputType:
+    return GraphQLNonNull(GraphQLList(GraphQLNonNull(of)))
+
+
 # --- what the builder returns ----------------------------------------------------------------------
 
 
@@ -195,9 +190,8 @@ def _same(value: Any) -> Any:
 class TypedPart:
     """The generated types, the query fields to add to ``Query`` and each model's object type name."""
 
-    module: str = ""  # the module holding the generated classes (in sys.modules while the schema lives)
-    types: list[type] = field(default_factory=list)
-    query_fields: dict[str, StrawberryField] = field(default_factory=dict)
+    types: list[GraphQLNamedType] = field(default_factory=list)
+    query_fields: dict[str, GraphQLField] = field(default_factory=dict)
     twin_type_names: dict[str, str] = field(default_factory=dict)
 
 
@@ -205,113 +199,84 @@ class TypedPart:
 class _FilterSpec:
     """How one field of a generated filter input becomes store filters."""
 
-    attr: str
+    key: str  # the GraphQL name of the input field
     name: str  # the DTDL name: one segment of the property path
     nested: list[_FilterSpec] | None = None  # an Object or component: conditions below it
-    enum: bool = False  # values are enum members: the store compares their raw values
 
 
-def _raw(value: Any) -> Any:
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, list):
-        return [_raw(v) for v in value]
-    return value
-
-
-def _filters(value: Any, specs: Sequence[_FilterSpec], prefix: str = "") -> list[Filter]:
+def _filters(value: Mapping[str, Any], specs: Sequence[_FilterSpec], prefix: str = "") -> list[Filter]:
+    """The store filters of a typed ``where`` (graphql-core gives input objects as dicts, enum
+    members as their DTDL values)."""
     out: list[Filter] = []
     for spec in specs:
-        given = getattr(value, spec.attr, None)
-        if given is None or given is strawberry.UNSET:
+        given = value.get(spec.key)
+        if given is None:
             continue
         path = prefix + spec.name
         if spec.nested is not None:
             out.extend(_filters(given, spec.nested, path + "."))
             continue
         for op in _OPS:
-            operand = getattr(given, op, None)
-            if operand is None or operand is strawberry.UNSET:
-                continue
-            out.append(make_filter(path, op.rstrip("_"), _raw(operand)))
+            operand = given.get(op)
+            if operand is not None:
+                out.append(make_filter(path, op, operand))
     return out
 
 
 # --- the builder -----------------------------------------------------------------------------------
 
 
-_BUILDS = itertools.count(1)
+def build_typed(models: ModelSet, generic: GraphQLSchema) -> TypedPart:
+    """Every generated type and query field for ``models``, over the generic part ``generic`` (its
+    ``Twin`` interface, ``UntypedTwin`` fields, ``PageInfo`` and ``JSON``)."""
+    return _Builder(models, generic).build()
 
 
-def build_typed(models: ModelSet) -> TypedPart:
-    """Every generated type and query field for ``models``."""
-    return _Builder(models).build()
+# a field whose type names generated types not made yet: made when the schema asks for the fields
+_LazyField = Callable[[], GraphQLField]
 
 
 class _Builder:
-    def __init__(self, models: ModelSet) -> None:
+    def __init__(self, models: ModelSet, generic: GraphQLSchema) -> None:
         self.models = models
+        self.twin = cast(GraphQLInterfaceType, generic.type_map["Twin"])
+        self.twin_fields = cast(GraphQLObjectType, generic.type_map["UntypedTwin"]).fields
+        self.json = cast(GraphQLScalarType, generic.type_map["JSON"])
+        self.page_info = cast(GraphQLObjectType, generic.type_map["PageInfo"])
         self.names = Names(RESERVED_TYPES)
         self.type_names = self.names.models(models.interfaces)
         self.order = sorted(models.interfaces)
         self.ancestors = {d: [a for a in models.ancestors(d) if a in models.interfaces] for d in self.order}
         self.extended = {a for d in self.order for a in self.ancestors[d]}
-        # Generated classes live in a module of their own, whose namespace resolves the annotations
-        # naming them: strawberry looks there when it converts the schema.
-        module = types.ModuleType(f"{__name__}_{next(_BUILDS)}")
-        sys.modules[module.__name__] = module
-        self.ns: dict[str, Any] = module.__dict__
-        self.ns.update({"JSON": JSON, "Long": Long, "TwinInterface": TwinInterface})
-        self.part = TypedPart(module=module.__name__, twin_type_names=dict(self.type_names))
-        self.objects: dict[str, type] = {}
-        self.interfaces: dict[str, type] = {}
-        self.schema_types: dict[str, tuple[Any, Callable[[Any], Any]] | None] = {}
-        self.schema_filters: dict[str, tuple[type, list[_FilterSpec]] | None] = {}
-        self.components: dict[str, type | None] = {}
-        self.component_filters: dict[str, tuple[type, list[_FilterSpec]] | None] = {}
-        self.resolvers: dict[int, tuple[Callable[..., Any], str]] = {}
+        self.part = TypedPart(twin_type_names=dict(self.type_names))
+        self.objects: dict[str, GraphQLObjectType] = {}
+        self.interfaces: dict[str, GraphQLInterfaceType] = {}
+        self.schema_types: dict[str, tuple[GraphQLOutputType, Convert] | None] = {}
+        self.schema_filters: dict[str, tuple[GraphQLInputObjectType, list[_FilterSpec]] | None] = {}
+        self.components: dict[str, GraphQLObjectType | None] = {}
+        self.component_filters: dict[str, tuple[GraphQLInputObjectType, list[_FilterSpec]] | None] = {}
+        self.relationship_fields: dict[int, _LazyField] = {}
         self.busy: set[str] = set()
-        # the node type of each model, by a key filled in once every type exists (cycles need no order)
-        self.model_keys = {d: f"M{i}" for i, d in enumerate(self.order)}
 
     # --- helpers ---------------------------------------------------------------------------------
 
-    def key(self, cls: type) -> str:
-        """The name under which ``cls`` is in the annotation namespace."""
-        name = f"T{len(self.ns)}"
-        self.ns[name] = cls
-        return name
-
-    def field(self, name: str, resolver: Callable[..., Any], annotation: Any, description: str | None) -> Any:
-        """A field whose type is ``annotation``: a type, or a string naming generated types (cycles)."""
-        made = strawberry.field(resolver=resolver, name=name, description=description)
-        namespace = self.ns if isinstance(annotation, str) else None
-        made.type_annotation = StrawberryAnnotation(annotation, namespace=namespace)
-        return made
-
-    def make(
-        self,
-        name: str,
-        attrs: dict[str, Any],
-        *,
-        kind: str = "type",
-        bases: tuple[type, ...] = (),
-        description: str | None = None,
-    ) -> type:
-        body = {"__module__": self.part.module, "__annotations__": attrs.pop("__annotations__", {}), **attrs}
-        cls = type(f"_Generated{len(self.part.types)}", bases, body)
-        decorator: Any = {
-            "type": strawberry.type,
-            "interface": strawberry.interface,
-            "input": strawberry.input,
-        }[kind]
-        made = cast(type, decorator(cls, name=name, description=description))
+    def add(self, made: Any) -> Any:
         self.part.types.append(made)
         return made
 
     @staticmethod
     def describe(values: Mapping[str, str]) -> str | None:
         return values.get("en") or next(iter(values.values()), None)
+
+    @staticmethod
+    def fields_of(
+        fields: Mapping[str, GraphQLField | _LazyField], base: Mapping[str, GraphQLField] | None = None
+    ) -> Callable[[], dict[str, GraphQLField]]:
+        def thunk() -> dict[str, GraphQLField]:
+            made = {name: f if isinstance(f, GraphQLField) else f() for name, f in fields.items()}
+            return {**base, **made} if base is not None else made
+
+        return thunk
 
     # --- the whole ---------------------------------------------------------------------------------
 
@@ -321,93 +286,94 @@ class _Builder:
                 self.interfaces[dtmi] = self.model_type(dtmi, interface=True)
         for dtmi in self.order:
             self.objects[dtmi] = self.model_type(dtmi, interface=False)
-        for dtmi, cls in [*self.interfaces.items(), *self.objects.items()]:
-            up = [*self.ancestors[dtmi]]
-            if cls is self.objects[dtmi] and dtmi in self.extended:
-                up.insert(0, dtmi)
-            definition = cls.__strawberry_definition__  # type: ignore[attr-defined]
-            definition.interfaces.extend(self.interfaces[a].__strawberry_definition__ for a in up)  # type: ignore[attr-defined]
-        for dtmi, key in self.model_keys.items():
-            self.ns[key] = self.node_type(dtmi)
         query_names = Names(RESERVED_FIELDS)
         for dtmi in self.order:
             name = query_names.claim(query_field_name(self.type_names[dtmi]))
-            self.part.query_fields[f"q{len(self.part.query_fields)}"] = self.query_field(dtmi, name)
+            self.part.query_fields[name] = self.query_field(dtmi)
         return self.part
 
-    def node_type(self, dtmi: str) -> type:
+    def node_type(self, dtmi: str) -> GraphQLObjectType | GraphQLInterfaceType:
         return self.interfaces.get(dtmi) or self.objects[dtmi]
 
-    def model_type(self, dtmi: str, *, interface: bool) -> type:
+    def implemented(self, dtmi: str, interface: bool) -> Callable[[], list[GraphQLInterfaceType]]:
+        """``Twin``, the type's own ``…Interface`` (an object type of an extended model) and those of
+        its ancestors."""
+        up = [*self.ancestors[dtmi]]
+        if not interface and dtmi in self.extended:
+            up.insert(0, dtmi)
+        return lambda: [self.twin, *(self.interfaces[a] for a in up)]
+
+    def model_type(self, dtmi: str, *, interface: bool) -> Any:
         iface = self.models.interfaces[dtmi]
         base = self.type_names[dtmi]
         name = self.names.claim(base + "Interface") if interface else base
-        attrs = self.content_fields(iface, lambda root: root.twin.properties)
-        return self.make(
-            name,
-            attrs,
-            kind="interface" if interface else "type",
-            bases=(TwinInterface,),
-            description=self.describe(iface.description) or self.describe(iface.display_name) or dtmi,
+        fields = self.fields_of(self.content_fields(iface, _properties), self.twin_fields)
+        description = self.describe(iface.description) or self.describe(iface.display_name) or dtmi
+        if interface:
+            return self.add(
+                GraphQLInterfaceType(
+                    name,
+                    fields,
+                    interfaces=self.implemented(dtmi, True),
+                    resolve_type=_type_name,
+                    description=description,
+                )
+            )
+        return self.add(
+            GraphQLObjectType(name, fields, interfaces=self.implemented(dtmi, False), description=description)
         )
 
-    def content_fields(self, iface: Interface, values: Callable[[Any], Mapping[str, Any]]) -> dict[str, Any]:
+    def content_fields(
+        self, iface: Interface, values: Callable[[Any], Mapping[str, Any]]
+    ) -> dict[str, GraphQLField | _LazyField]:
         """Fields for the properties, relationships and components of ``iface``."""
-        attrs: dict[str, Any] = {}
+        fields: dict[str, GraphQLField | _LazyField] = {}
         for content in iface.contents.values():
             name = field_name(content.name)
             description = self.describe(content.description) or self.describe(content.display_name)
             if isinstance(content, Property):
-                annotation, convert = self.output(content.schema, iface.id)
-                resolver = self.property_resolver(content.name, convert, values)
-                attrs[f"f{len(attrs)}"] = self.field(name, resolver, annotation | None, description)
+                kind, convert = self.output(content.schema, iface.id)
+                resolver = _property_resolver(content.name, convert, values)
+                fields[name] = GraphQLField(kind, resolve=resolver, description=description)
             elif isinstance(content, Relationship):
-                resolver, annotation = self.relationship_resolver(content)
-                attrs[f"f{len(attrs)}"] = self.field(name, resolver, annotation, description)
+                fields[name] = self.relationship_field(content, description)
             elif isinstance(content, Component):
                 component = self.component(content.schema)
                 if component is not None:
-                    resolver = self.property_resolver(content.name, _mapping, values)
-                    attrs[f"f{len(attrs)}"] = self.field(name, resolver, component | None, description)
-        return attrs
+                    resolver = _property_resolver(content.name, _mapping, values)
+                    fields[name] = GraphQLField(component, resolve=resolver, description=description)
+        return fields
 
-    @staticmethod
-    def property_resolver(
-        name: str, convert: Callable[[Any], Any], values: Callable[[Any], Mapping[str, Any]]
-    ) -> Callable[..., Any]:
-        def resolve(root: Any) -> Any:
-            return convert(values(root).get(name))
-
-        return resolve
-
-    def relationship_resolver(self, rel: Relationship) -> tuple[Callable[..., Any], str]:
-        known = self.resolvers.get(id(rel))
+    def relationship_field(self, rel: Relationship, description: str | None) -> _LazyField:
+        known = self.relationship_fields.get(id(rel))
         if known is not None:
             return known
         name = rel.name
         target = rel.target if rel.target in self.models.interfaces else None
         if target is None:
-            annotation = "list[TwinInterface]"
             fits: Callable[[str], bool] = lambda model: True  # noqa: E731
         else:
-            annotation = f"list[{self.model_keys[target]}]"
             subtypes = {d for d in self.order if d == target or target in self.ancestors[d]}
             fits = subtypes.__contains__
 
-        async def resolve(root: TwinRef, info: Info[Any, Any]) -> list[TwinRef]:
+        async def resolve(root: TwinRef, info: GraphQLResolveInfo[Any]) -> list[TwinRef]:
             rels = await root.loaders.relationships.load((root.twin.id, name, "out"))
             targets = list(dict.fromkeys(r.target for r in rels))
             return [t for t in await load_twins(info, root.loaders, targets) if fits(t.twin.model)]
 
-        self.resolvers[id(rel)] = (resolve, annotation)
-        return resolve, annotation
+        def made() -> GraphQLField:
+            kind = self.twin if target is None else self.node_type(target)
+            return GraphQLField(_non_null_list(kind), resolve=resolve, description=description)
+
+        self.relationship_fields[id(rel)] = made
+        return made
 
     # --- schemas -----------------------------------------------------------------------------------
 
-    def output(self, schema: Schema | None, owner: str) -> tuple[Any, Callable[[Any], Any]]:
-        """The annotation (in the namespace) and value converter of a property schema."""
+    def output(self, schema: Schema | None, owner: str) -> tuple[GraphQLOutputType, Convert]:
+        """The (nullable) output type and value converter of a property schema."""
         if schema is None:
-            return JSON, _same
+            return self.json, _same
         primitive = _PRIMITIVES.get(schema.kind)
         if primitive is not None:
             return primitive[0], primitive[2]
@@ -417,7 +383,7 @@ class _Builder:
             def array(value: Any) -> Any:
                 return [convert(v) for v in value] if isinstance(value, list) else None
 
-            return list[inner | None], array  # type: ignore[valid-type]
+            return GraphQLList(inner), array
         if schema.kind in ("Enum", "Object"):
             known = self.schema_types.get(schema.id)
             if schema.id not in self.schema_types and schema.id not in self.busy:
@@ -427,7 +393,7 @@ class _Builder:
                 self.schema_types[schema.id] = known
             if known is not None:
                 return known
-        return JSON, _same  # Map, an empty Object or Enum, a recursive schema, an unknown kind
+        return self.json, _same  # Map, an empty Object or Enum, a recursive schema, an unknown kind
 
     def schema_name(self, schema: Schema) -> str:
         """Rule 6 of :mod:`dtgraph.api.names`."""
@@ -441,111 +407,98 @@ class _Builder:
 
     @staticmethod
     def names_for_dtmi(dtmi: str) -> str:
-        from dtgraph.api.names import qualified_name, short_name
-
         short = short_name(dtmi)
         return qualified_name(dtmi) if short in RESERVED_TYPES else short
 
-    def enum(self, schema: Schema) -> tuple[Any, Callable[[Any], Any]] | None:
+    def enum(self, schema: Schema) -> tuple[GraphQLOutputType, Convert] | None:
         if not schema.enum_values:
             return None
-        members = {
-            f"m{i}": strawberry.enum_value(v.value, name=enum_value_name(v.name))
-            for i, v in enumerate(schema.enum_values)
-        }
-        seen: set[str] = set()
-        for i, v in enumerate(schema.enum_values):  # two names may sanitise alike: keep the first
-            gname = enum_value_name(v.name)
-            if gname in seen:
-                members.pop(f"m{i}")
-            seen.add(gname)
-        python = Enum(f"_GeneratedEnum{len(self.part.types)}", members)  # type: ignore[misc]
+        values: dict[str, GraphQLEnumValue] = {}
+        for v in schema.enum_values:  # two names may sanitise alike: keep the first
+            values.setdefault(enum_value_name(v.name), GraphQLEnumValue(v.value))
         name = self.schema_name(schema)
-        made = strawberry.enum(python, name=name, description=self.describe(schema.description))
-        self.part.types.append(made)
-        by_value: dict[Any, Any] = {}
-        for member in python:
-            by_value.setdefault((type(member.value), member.value), member)
+        made = self.add(GraphQLEnumType(name, values, description=self.describe(schema.description)))
+        # a stored value is answered when it is one of the enum's (of the same type: 1 is not True)
+        known = {(type(v.value), v.value) for v in values.values()}
 
         def convert(value: Any) -> Any:
-            return by_value.get((type(value), value)) if isinstance(value, int | str) else None
+            return value if isinstance(value, int | str) and (type(value), value) in known else None
 
         self.schema_filters[schema.id] = (self.enum_filter(name, made), [])
         return made, convert
 
-    def enum_filter(self, name: str, enum: type) -> type:
-        annotations = {
-            "eq": enum | None,
-            "ne": enum | None,
-            "in_": list[enum] | None,  # type: ignore[valid-type]
-            "exists": bool | None,
+    def enum_filter(self, name: str, enum: GraphQLEnumType) -> GraphQLInputObjectType:
+        fields = {
+            "eq": _optional(enum),
+            "ne": _optional(enum),
+            "in": _optional(GraphQLList(GraphQLNonNull(enum))),
+            "exists": _optional(GraphQLBoolean),
         }
-        attrs: dict[str, Any] = {
-            "__annotations__": annotations,
-            "eq": None,
-            "ne": None,
-            "in_": strawberry.field(name="in", default=None),
-            "exists": None,
-        }
-        return self.make(self.names.claim(name + "Filter"), attrs, kind="input")
+        return cast(
+            GraphQLInputObjectType,
+            self.add(GraphQLInputObjectType(self.names.claim(name + "Filter"), fields)),
+        )
 
-    def object(self, schema: Schema, owner: str) -> tuple[Any, Callable[[Any], Any]] | None:
+    def object(self, schema: Schema, owner: str) -> tuple[GraphQLOutputType, Convert] | None:
         if not schema.fields:
             return None
         name = self.schema_name(schema)
-        attrs: dict[str, Any] = {}
-        seen: set[str] = set()
+        fields: dict[str, GraphQLField | _LazyField] = {}
         for f in schema.fields:
             fname = field_name(f.name, ())
-            if fname in seen:
+            if fname in fields:
                 continue
-            seen.add(fname)
-            annotation, convert = self.output(f.schema, owner)
-            resolver = self.property_resolver(f.name, convert, _dict)
+            kind, convert = self.output(f.schema, owner)
+            resolver = _property_resolver(f.name, convert, _dict)
             description = self.describe(f.description) or self.describe(f.display_name)
-            attrs[f"f{len(attrs)}"] = self.field(fname, resolver, annotation | None, description)
-        made = self.make(name, attrs, description=self.describe(schema.description))
+            fields[fname] = GraphQLField(kind, resolve=resolver, description=description)
+        made = self.add(
+            GraphQLObjectType(name, self.fields_of(fields), description=self.describe(schema.description))
+        )
         return made, _mapping
 
-    def component(self, dtmi: str) -> type | None:
+    def component(self, dtmi: str) -> GraphQLObjectType | None:
         if dtmi in self.components:
             return self.components[dtmi]
         iface = self.models.interfaces.get(dtmi)
         self.components[dtmi] = None
         if iface is None:
             return None
-        attrs = self.content_fields_of_component(iface)
-        if not attrs:
+        fields = self.content_fields_of_component(iface)
+        if not fields:
             return None
-        made = self.make(self.names.claim(self.type_names[dtmi] + "Component"), attrs, description=dtmi)
+        name = self.names.claim(self.type_names[dtmi] + "Component")
+        made = self.add(GraphQLObjectType(name, self.fields_of(fields), description=dtmi))
         self.components[dtmi] = made
-        return made
+        return cast(GraphQLObjectType, made)
 
-    def content_fields_of_component(self, iface: Interface) -> dict[str, Any]:
-        attrs: dict[str, Any] = {}
+    def content_fields_of_component(self, iface: Interface) -> dict[str, GraphQLField | _LazyField]:
+        fields: dict[str, GraphQLField | _LazyField] = {}
         for content in iface.contents.values():
             if isinstance(content, Property):
-                annotation, convert = self.output(content.schema, iface.id)
-                resolver = self.property_resolver(content.name, convert, _dict)
+                kind, convert = self.output(content.schema, iface.id)
+                resolver = _property_resolver(content.name, convert, _dict)
                 description = self.describe(content.description) or self.describe(content.display_name)
-                attrs[f"f{len(attrs)}"] = self.field(
-                    field_name(content.name), resolver, annotation | None, description
+                fields[field_name(content.name)] = GraphQLField(
+                    kind, resolve=resolver, description=description
                 )
-        return attrs
+        return fields
 
     # --- filters -----------------------------------------------------------------------------------
 
-    def filter_input(self, schema: Schema | None) -> tuple[type, list[_FilterSpec] | None, bool] | None:
-        """The filter input of a property schema: (class, nested specs or None, enum?)."""
+    def filter_input(
+        self, schema: Schema | None
+    ) -> tuple[GraphQLInputObjectType, list[_FilterSpec] | None] | None:
+        """The filter input of a property schema: (input type, nested specs or None)."""
         if schema is None:
             return None
         primitive = _PRIMITIVES.get(schema.kind)
         if primitive is not None:
-            return primitive[1], None, False
+            return primitive[1], None
         if schema.kind == "Enum":
             self.output(schema, "")
             found = self.schema_filters.get(schema.id)
-            return (found[0], None, True) if found is not None else None
+            return (found[0], None) if found is not None else None
         if schema.kind == "Object":
             if schema.id not in self.schema_filters:
                 self.schema_filters[schema.id] = None
@@ -553,44 +506,37 @@ class _Builder:
                     self.schema_name_filter(schema), [(f.name, f.schema) for f in schema.fields]
                 )
                 self.schema_filters[schema.id] = made
-            found = self.schema_filters[schema.id]
-            return (found[0], found[1], False) if found is not None else None
+            return self.schema_filters[schema.id]
         return None
 
     def schema_name_filter(self, schema: Schema) -> str:
         known = self.schema_types.get(schema.id)
-        base = known[0].__strawberry_definition__.name if known is not None else "Object"
+        base = cast(GraphQLNamedType, known[0]).name if known is not None else "Object"
         return base + "Filter"
 
     def filter_class(
         self, name: str, members: Sequence[tuple[str, Schema | Component | None]]
-    ) -> tuple[type, list[_FilterSpec]] | None:
-        annotations: dict[str, Any] = {}
-        found: tuple[type, list[_FilterSpec] | None, bool] | None
-        attrs: dict[str, Any] = {}
+    ) -> tuple[GraphQLInputObjectType, list[_FilterSpec]] | None:
+        found: tuple[GraphQLInputObjectType, list[_FilterSpec] | None] | None
+        fields: dict[str, GraphQLInputField] = {}
         specs: list[_FilterSpec] = []
-        seen: set[str] = set()
         for dtdl_name, schema in members:
             if isinstance(schema, Component):
-                made = self.component_filter(schema.schema)
-                found = (made[0], made[1], False) if made is not None else None
+                found = self.component_filter(schema.schema)
             else:
                 found = self.filter_input(schema)
             fname = field_name(dtdl_name, ())
-            if found is None or fname in seen:
+            if found is None or fname in fields:
                 continue
-            seen.add(fname)
-            cls, nested, is_enum = found
-            attr = f"f{len(specs)}"
-            annotations[attr] = cls | None
-            attrs[attr] = strawberry.field(name=fname, default=None)
-            specs.append(_FilterSpec(attr, dtdl_name, nested, is_enum))
+            kind, nested = found
+            fields[fname] = _optional(kind)
+            specs.append(_FilterSpec(fname, dtdl_name, nested))
         if not specs:
             return None
-        made_cls = self.make(self.names.claim(name), {"__annotations__": annotations, **attrs}, kind="input")
-        return made_cls, specs
+        made = self.add(GraphQLInputObjectType(self.names.claim(name), fields))
+        return made, specs
 
-    def component_filter(self, dtmi: str) -> tuple[type, list[_FilterSpec]] | None:
+    def component_filter(self, dtmi: str) -> tuple[GraphQLInputObjectType, list[_FilterSpec]] | None:
         if dtmi not in self.component_filters:
             self.component_filters[dtmi] = None
             iface = self.models.interfaces.get(dtmi)
@@ -601,7 +547,7 @@ class _Builder:
                 )
         return self.component_filters[dtmi]
 
-    def model_filter(self, iface: Interface) -> tuple[type, list[_FilterSpec]] | None:
+    def model_filter(self, iface: Interface) -> tuple[GraphQLInputObjectType, list[_FilterSpec]] | None:
         members: list[tuple[str, Schema | Component | None]] = []
         for content in iface.contents.values():
             if isinstance(content, Property):
@@ -612,58 +558,61 @@ class _Builder:
 
     # --- query fields ------------------------------------------------------------------------------
 
-    def query_field(self, dtmi: str, name: str) -> StrawberryField:
+    def query_field(self, dtmi: str) -> GraphQLField:
         type_name = self.type_names[dtmi]
         node = self.node_type(dtmi)
-        edge = self.make(
-            self.names.claim(type_name + "Edge"),
-            {"__annotations__": {"node": node, "cursor": str}},
+        edge = self.add(
+            GraphQLObjectType(
+                self.names.claim(type_name + "Edge"),
+                {
+                    "node": GraphQLField(GraphQLNonNull(node)),
+                    "cursor": GraphQLField(GraphQLNonNull(GraphQLString)),
+                },
+            )
         )
-        connection = self.make(
-            self.names.claim(type_name + "Connection"),
-            {"__annotations__": {"edges": list[edge], "page_info": PageInfo}},  # type: ignore[valid-type]
-            description=f"A page of twins of {dtmi} and the models extending it (Relay connection).",
+        connection = self.add(
+            GraphQLObjectType(
+                self.names.claim(type_name + "Connection"),
+                {
+                    "edges": GraphQLField(_non_null_list(edge)),
+                    "pageInfo": GraphQLField(GraphQLNonNull(self.page_info)),
+                },
+                description=f"A page of twins of {dtmi} and the models extending it (Relay connection).",
+            )
         )
         found = self.model_filter(self.models.interfaces[dtmi])
         specs = found[1] if found is not None else []
 
         async def resolve(
-            info: Info[Any, Any], where: Any = None, first: int | None = None, after: str | None = None
-        ) -> Any:
-            ctx = context(info)
-            require(ctx, "reader")
+            root: Any,
+            info: GraphQLResolveInfo[Any],
+            where: Mapping[str, Any] | None = None,
+            first: int | None = None,
+            after: str | None = None,
+        ) -> dict[str, Any]:
+            require(context(info), "reader")
             filters = _filters(where, specs) if where is not None else []
             refs, more = await fetch_page(info, dtmi, True, filters, first, after)
-            edges = [edge(node=r, cursor=encode_cursor(r.twin.id)) for r in refs]
+            edges = [{"node": r, "cursor": encode_cursor(r.twin.id)} for r in refs]
             end = encode_cursor(refs[-1].twin.id) if refs else None
-            return connection(edges=edges, page_info=PageInfo(has_next_page=more, end_cursor=end))
+            return {"edges": edges, "pageInfo": PageInfo(has_next_page=more, end_cursor=end)}
 
-        annotations: dict[str, Any] = {
-            "info": Info,
-            "first": int | None,
-            "after": str | None,
-            "return": connection,
+        args = {
+            "first": GraphQLArgument(GraphQLInt, default_value=None),
+            "after": GraphQLArgument(GraphQLString, default_value=None),
         }
         if found is not None:
-            annotations["where"] = found[0] | None
-            resolve.__annotations__ = annotations
-            resolver: Callable[..., Any] = resolve
-        else:
-
-            async def resolver(
-                info: Info[Any, Any], first: int | None = None, after: str | None = None
-            ) -> Any:
-                return await resolve(info, None, first, after)
-
-            annotations.pop("where", None)
-            resolver.__annotations__ = annotations
+            args = {"where": GraphQLArgument(found[0], default_value=None), **args}
         description = f"Twins of {dtmi} (and the models extending it) whose properties pass `where`, by id."
-        return cast(StrawberryField, strawberry.field(resolver=resolver, name=name, description=description))
+        return GraphQLField(GraphQLNonNull(connection), args, resolve=resolve, description=description)
 
 
-def _mapping(value: Any) -> Any:
-    return value if isinstance(value, Mapping) else None
+def _property_resolver(name: str, convert: Convert, values: Callable[[Any], Mapping[str, Any]]) -> Resolver:
+    def resolve(root: Any, info: GraphQLResolveInfo[Any]) -> Any:
+        return convert(values(root).get(name))
+
+    return resolve
 
 
-def _dict(root: Any) -> Mapping[str, Any]:
-    return cast(Mapping[str, Any], root) if isinstance(root, Mapping) else {}
+def _type_name(obj: Any, info: GraphQLResolveInfo[Any], abstract: Any) -> str:
+    return cast(TwinRef, obj).type_name
