@@ -51,6 +51,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
 
 from dtgraph.api.auth import Authenticator, Identity, Unauthorized
+from dtgraph.api.cascade import use_cascade_config
 from dtgraph.api.config import Settings
 from dtgraph.api.context import make_context
 from dtgraph.api.limits import BodyLimit, Timeout, api_config, error_body, limit_extensions
@@ -107,6 +108,12 @@ def create_app(
     owned = graph is None
     store = open_settings_store(settings) if graph is None else graph.store
     served = TwinGraph(InstrumentedStore(store, metrics))
+    try:
+        use_cascade_config(served, settings.cascade_config)  # raises CascadeConfigError
+    except Exception:
+        if owned:
+            store.close()
+        raise
     if schema_source is None:
         schema_source = SchemaHolder(served, api_config(settings))
     if context_factory is None:

@@ -3,7 +3,10 @@
 Both run the engine of :mod:`dtgraph.cascade` on a dependency snapshot of the store (``snapshot``: one
 streaming read of every twin and relationship into arrays, with the failure semantics of the request's
 models). The snapshot is built once per request, on first use, and shared by every cascade and criticality
-field of that request (aliases included); the stores keep no change counter, so nothing is cached across
+field of that request (aliases included). The server's cascade configuration (setting ``cascade_config``,
+:func:`use_cascade_config`) gives the semantics of models of the user's own; it is checked against the
+models whenever they have changed, and a misfit is an ``INVALID_CASCADE_CONFIG`` error listing each
+problem; the stores keep no change counter, so nothing is cached across
 requests. Engine calls run in a worker thread, one at a time per snapshot (the engine keeps derived arrays
 on the snapshot and reuses them).
 
@@ -31,6 +34,7 @@ import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 import strawberry
@@ -42,19 +46,26 @@ from dtgraph.api.loaders import Loaders, blocking
 from dtgraph.cascade import (
     DEFAULT_HORIZON,
     MAX_SAMPLES,
+    CascadeConfig,
+    CascadeConfigError,
     CriticalityResult,
     DependencyGraph,
     Impact,
+    Semantics,
     cascade,
     criticality,
     monte_carlo,
+    read_config,
     snapshot,
 )
 from dtgraph.cascade import CascadeResult as EngineResult
 from dtgraph.cascade import MonteCarloResult as EngineSamples
 from dtgraph.cascade.snapshot import HIERARCHY
+from dtgraph.dtdl import ModelSet
+from dtgraph.graph.service import TwinGraph
 
 __all__ = [
+    "INVALID_CASCADE_CONFIG",
     "MAX_TOP",
     "ROLLUP_KINDS",
     "CascadeQuery",
@@ -65,6 +76,7 @@ __all__ = [
     "ImpactedTwin",
     "Rollup",
     "dependency_graph",
+    "use_cascade_config",
 ]
 
 MAX_TOP = 100
@@ -72,6 +84,9 @@ MAX_TOP = 100
 
 ROLLUP_KINDS = ("Enterprise", "Site", "Plant", "Line", "Product", "CustomerOrder")
 """The categories of impacted twins that ``rollups`` lists, in this order."""
+
+INVALID_CASCADE_CONFIG = "INVALID_CASCADE_CONFIG"
+"""The error code of a query the server's cascade configuration no longer fits the models for."""
 
 _MAX_NAMED = 10  # unknown twins named in one NOT_FOUND message
 
@@ -90,17 +105,49 @@ class _Snapshot:
 _SNAPSHOTS: weakref.WeakKeyDictionary[Loaders, _Snapshot] = weakref.WeakKeyDictionary()
 
 
+_CONFIGS: weakref.WeakKeyDictionary[TwinGraph, CascadeConfig] = weakref.WeakKeyDictionary()
+
+
+def use_cascade_config(graph: TwinGraph, path: Path | str | None) -> None:
+    """Answer the cascade queries over ``graph`` with the cascade configuration at ``path`` (None: none).
+
+    Reads the file now and, when the graph has models, checks it against them (raises CascadeConfigError
+    listing every problem); requests check it again whenever the models have changed.
+    """
+    if path is None:
+        _CONFIGS.pop(graph, None)
+        return
+    config = read_config(path)
+    models = graph.models
+    if models.interfaces:
+        config.semantics(models)
+    _CONFIGS[graph] = config
+
+
+def _semantics(config: CascadeConfig | None, models: ModelSet) -> Semantics | None:
+    if config is None:
+        return None
+    try:
+        return config.semantics(models)
+    except CascadeConfigError as exc:
+        raise ApiError(
+            INVALID_CASCADE_CONFIG,
+            f"the server's cascade configuration does not fit the models ({len(exc.issues)} problems)",
+            {"issues": [{"code": i.code, "line": i.line, "message": i.message} for i in exc.issues]},
+        ) from exc
+
+
 async def dependency_graph(ctx: ApiContext, work: Callable[[DependencyGraph], R]) -> R:
     """Run ``work`` in a worker thread on the request's dependency snapshot (built on first use)."""
     entry = _SNAPSHOTS.get(ctx.loaders)  # the loaders live as long as the request
     if entry is None:
         entry = _SNAPSHOTS[ctx.loaders] = _Snapshot()
-    store, models = ctx.store, ctx.graph.models
+    store, models, config = ctx.store, ctx.graph.models, _CONFIGS.get(ctx.graph)
 
     def run() -> R:
         with entry.lock:
             if entry.graph is None:
-                entry.graph = snapshot(store, models)
+                entry.graph = snapshot(store, models, _semantics(config, models))
             return work(entry.graph)
 
     return await blocking(run)

@@ -131,6 +131,12 @@ class Settings(BaseSettings):
     )
     introspection: bool = True
 
+    # --- cascade analysis
+    cascade_config: Path | None = Field(
+        default=None,
+        description="a cascade configuration: failure semantics of models of your own (see dtdl/README.md)",
+    )
+
     @field_validator("api_keys")
     @classmethod
     def _unique_names(cls, keys: list[ApiKey]) -> list[ApiKey]:
@@ -142,6 +148,19 @@ class Settings(BaseSettings):
         if len(set(digests)) != len(digests):
             raise ValueError("two API keys have the same secret")
         return keys
+
+    @field_validator("cascade_config")
+    @classmethod
+    def _cascade_config(cls, path: Path | None) -> Path | None:
+        # the file's shape now; the models are checked against it once the store is open
+        if path is not None:
+            from dtgraph.cascade.semantics import CascadeConfigError, read_config
+
+            try:
+                read_config(path)
+            except CascadeConfigError as exc:
+                raise ValueError(f"invalid cascade configuration:\n{exc}") from None
+        return path
 
     @property
     def store_location(self) -> str:

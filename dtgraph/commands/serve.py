@@ -1,8 +1,10 @@
 """``dtgraph serve``: the GraphQL server (HTTP and WebSocket) under uvicorn, over the configured store.
 
 Settings come from the options, ``DTGRAPH_*`` variables and ``--config FILE`` (see
-:mod:`dtgraph.api.config`). ``--demo`` loads the shipped model library and the generated demo enterprise
-into an empty store, and opens anonymous read access when the server listens on this machine only.
+:mod:`dtgraph.api.config`); ``--cascade-config FILE`` (setting ``cascade_config``) declares the failure
+semantics of models of the user's own for the cascade and criticality queries. ``--demo`` loads the
+shipped model library and the generated demo enterprise into an empty store, and opens anonymous read
+access when the server listens on this machine only.
 SIGINT and SIGTERM stop the server gracefully: requests in flight finish, then the store is closed
 (the embedded store's journal with it) and the command returns 0.
 """
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dtgraph.commands.arguments import positive_int
+from dtgraph.commands.cascade import add_cascade_config_option
 from dtgraph.commands.store_options import add_store_options
 
 if TYPE_CHECKING:
@@ -74,7 +77,7 @@ and the store is closed."""
 _EPILOG = """\
 exit status:
   0  stopped by SIGINT or SIGTERM
-  2  usage error, invalid settings, the store unavailable, or the address in use
+  2  usage error, invalid settings or cascade configuration, the store unavailable, or the address in use
 
 examples:
   dtgraph serve --demo                      # try it: then open the printed GraphiQL URL
@@ -98,6 +101,7 @@ def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
     parser.add_argument(
         "--config", type=Path, metavar="FILE", help="settings file, TOML or JSON (default: $DTGRAPH_CONFIG)"
     )
+    add_cascade_config_option(parser)
     parser.add_argument(
         "--demo",
         action="store_true",
@@ -135,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
             neo4j_user=args.neo4j_user,
             neo4j_password=args.neo4j_password,
             neo4j_database=args.neo4j_database,
+            cascade_config=args.cascade_config,
         )
     except ConfigError as exc:
         return _fail(str(exc))
@@ -151,12 +156,18 @@ def run(args: argparse.Namespace) -> int:
         store = open_settings_store(settings)
     except StoreError as exc:
         return _fail(f"cannot open the store {settings.store_location}: {exc}")
+    from dtgraph.cascade import CascadeConfigError
+
     try:
         if args.demo:
             notes.insert(0, _load_demo(store, args.demo_twins))
+        if settings.cascade_config is not None:
+            notes.append(f"cascade analysis: failure semantics of {settings.cascade_config} too")
         return _serve(settings, store, notes, args.log_level)
     except StoreError as exc:
         return _fail(str(exc))
+    except CascadeConfigError as exc:
+        return _fail(f"invalid cascade configuration:\n{exc}")
     finally:
         store.close()
 
