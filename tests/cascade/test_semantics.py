@@ -32,7 +32,7 @@ from tests.cascade.usermodel import (
     load,
     write_config,
 )
-from tests.conftest import empty_store
+from tests.conftest import REPO_ROOT, empty_store
 
 MODELS = parse(DOCUMENTS)
 
@@ -144,7 +144,7 @@ def test_mapped_properties_give_what_a_plain_graph_gives(tmp_path, values, links
     for i, (wip, mttr, p, gate, needs) in enumerate(values):
         props = {"wipHours": wip, "pFail": p, "redundancy": gate, "needs": needs}
         if mttr is not None:
-            props["mttr"] = mttr
+            props["mttrHours"] = mttr
         twins.append(Twin(f"t{i}", STATION, props))
         attrs = {"buffer": wip, "probability": p, "gate": gate, "required": needs, "category": "Machine"}
         g.add_node(f"t{i}", **attrs, **({"recovery": mttr} if mttr is not None else {}))
@@ -153,7 +153,9 @@ def test_mapped_properties_give_what_a_plain_graph_gives(tmp_path, values, links
         if u == v or g.has_edge(f"t{u}", f"t{v}"):
             continue
         # t{v} is fed by t{u}: failure flows u -> v
-        rels.append(Relationship(f"r{k}", f"t{v}", f"t{u}", "fedBy", {"transitHours": lead, "risk": risk}))
+        rels.append(
+            Relationship(f"r{k}", f"t{v}", f"t{u}", "fedBy", {"transitHours": lead, "linkRisk": risk})
+        )
         g.add_edge(f"t{u}", f"t{v}", lead=lead, probability=risk, kind="material", name="fedBy")
     assert same(from_records([*twins, *rels], MODELS, semantics), from_networkx(g))
 
@@ -309,3 +311,12 @@ def test_declarations_for_a_library_subtype_may_repeat_the_library(tmp_path):
     )
     semantics = load_config(write_config(tmp_path, text), WITH_LIBRARY)
     assert semantics.relationship(WITH_LIBRARY, ROBOT, "feeds").direction == "forward"
+
+
+@pytest.mark.parametrize("readme", ["dtdl/README.md", "README.md"])
+def test_the_documented_examples_fit_the_acme_models(tmp_path, readme):
+    text = (REPO_ROOT / readme).read_text(encoding="utf-8")
+    blocks = [b.split("```")[0] for b in text.split("```toml\n")[1:]]
+    example = next(b for b in blocks if "dtmi:acme:Station;1" in b)
+    semantics = load_config(write_config(tmp_path, example), MODELS)
+    assert semantics.relationship(MODELS, STATION, "fedBy").lead_time == "transitHours"

@@ -1,9 +1,9 @@
 """A user model that does not extend the library, its cascade configuration, and a plant built from it.
 
 ``acme`` models: ``Station`` (its own names for buffer, recovery, gate, required inputs, probability),
-``FastStation`` extends it, ``Feeder`` (a utility), ``Sku`` (a product, revenue per hour ``earnings``),
+``FastStation`` extends it, ``Feeder`` (a utility), ``Sku`` (a product, revenue per hour ``earningsPerHour``),
 ``Contract`` (an order, ``worth`` and ``client``). Relationships ``fedBy`` (material, reverse, with
-``transitHours`` and ``risk``), ``poweredBy`` (utility, reverse), ``madeAt`` and ``covers`` (supply,
+``transitHours`` and ``linkRisk``), ``poweredBy`` (utility, reverse), ``madeAt`` and ``covers`` (supply,
 reverse), ``locatedIn`` (not declared: carries nothing).
 
 The plant, with answers known by hand when ``feeder`` fails at hour 0:
@@ -58,17 +58,17 @@ DOCUMENTS = [
     _interface(
         STATION,
         _prop("wipHours", "double"),
-        _prop("mttr", "double"),
+        _prop("mttrHours", "double"),
         _prop("pFail", "double"),
         _prop("redundancy", GATE),
         _prop("needs", "integer"),
         _prop("label", "string"),
-        _rel("fedBy", STATION, _prop("transitHours", "double"), _prop("risk", "double")),
+        _rel("fedBy", STATION, _prop("transitHours", "double"), _prop("linkRisk", "double")),
         _rel("poweredBy", FEEDER),
         _rel("locatedIn", FEEDER),
     ),
     _interface(FAST, _prop("speed", "double"), extends=STATION),
-    _interface(SKU, _prop("earnings", "double"), _rel("madeAt", STATION)),
+    _interface(SKU, _prop("earningsPerHour", "double"), _rel("madeAt", STATION)),
     _interface(CONTRACT, _prop("worth", "double"), _prop("client", "string"), _rel("covers", SKU)),
 ]
 
@@ -80,7 +80,7 @@ name = "fedBy"
 direction = "reverse"
 kind = "material"
 leadTimeHours = "transitHours"
-failureProbability = "risk"
+failureProbability = "linkRisk"
 
 [[relationship]]
 interface = "{STATION}"
@@ -104,7 +104,7 @@ kind = "supply"
 id = "{STATION}"
 category = "Machine"
 bufferHours = "wipHours"
-recoveryHours = "mttr"
+recoveryHours = "mttrHours"
 failureProbability = "pFail"
 inputGate = "redundancy"
 requiredInputs = "needs"
@@ -112,7 +112,7 @@ requiredInputs = "needs"
 [[interface]]
 id = "{SKU}"
 category = "Product"
-revenuePerHour = "earnings"
+revenuePerHour = "earningsPerHour"
 
 [[interface]]
 id = "{CONTRACT}"
@@ -138,10 +138,10 @@ def _edge(source: str, name: str, target: str, **props: Any) -> dict[str, Any]:
 
 TWINS = [
     _twin("feeder", FEEDER),
-    _twin("s1", STATION, mttr=4.0, pFail=0.1),
+    _twin("s1", STATION, mttrHours=4.0, pFail=0.1),
     _twin("s2", FAST, speed=2.0),
     _twin("s3", STATION, wipHours=5.0),
-    _twin("sku", SKU, earnings=10.0),
+    _twin("sku", SKU, earningsPerHour=10.0),
     _twin("contract", CONTRACT, worth=1000.0, client="Globex"),
     _twin("a", STATION),
     _twin("b", FAST),
@@ -154,7 +154,7 @@ TWINS = [
 
 RELATIONSHIPS = [
     _edge("s1", "poweredBy", "feeder"),
-    _edge("s2", "fedBy", "s1", transitHours=2.0, risk=0.25),
+    _edge("s2", "fedBy", "s1", transitHours=2.0, linkRisk=0.25),
     _edge("s3", "fedBy", "s2", transitHours=1.0),
     _edge("sku", "madeAt", "s3"),
     _edge("contract", "covers", "sku"),
