@@ -54,6 +54,7 @@ A stream gets one time for all its parts: ``as_of`` sees all of it or none.
 from __future__ import annotations
 
 import copy
+import gc
 import heapq
 import json
 import mmap
@@ -72,6 +73,7 @@ from types import MappingProxyType
 from typing import Any
 
 import networkx as nx
+import orjson
 
 from dtgraph.dtdl import DtdlError, parse
 from dtgraph.graph.records import Relationship, RelationshipKey, Twin
@@ -94,6 +96,17 @@ _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _pause_gc() -> bool:
+    """Stop the cycle collector for a bulk write; returns whether to restart it after.
+
+    A bulk write allocates millions of acyclic records, and each full collection walks every object
+    alive, the graph included: a third of the time of a 100k-twin import went there.
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    return collecting
 
 
 class MemoryStore(Store):
@@ -135,11 +148,15 @@ class MemoryStore(Store):
         self._journal: _Journal | None = None
         if path is not None:
             self._journal = _Journal(Path(path), fsync=fsync)
+            collecting = _pause_gc()
             try:
                 self._replay(self._journal)
             except BaseException:
                 self._journal.close()
                 raise
+            finally:
+                if collecting:
+                    gc.enable()
 
     def _edges(self, twin_id: str, direction: str) -> Iterable[tuple[str, str, Relationship]]:
         edges = self._graph.out_edges if direction == "out" else self._graph.in_edges
@@ -178,10 +195,13 @@ class MemoryStore(Store):
         with self._lock:
             self._refuse_inside_stream()
             self._streaming = True
+            collecting = _pause_gc()
             try:
                 return self._apply_parts(batches)
             finally:
                 self._streaming = False
+                if collecting:
+                    gc.enable()
 
     def _apply_parts(self, batches: Iterable[Batch]) -> int:
         time = self._next_time()
@@ -839,10 +859,34 @@ def _encode(batch: Batch, time: datetime, *, group: str | None = None, part: int
         "delete_relationships": [list(k) for k in batch.delete_relationships],
     }
     record.update((k, v) for k, v in members.items() if v)
+    return _dumps(record)
+
+
+_ORJSON = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
+
+
+def _dumps(record: Any) -> bytes:
+    # orjson is ~10x faster than the json module. It writes non-finite floats as null, so a payload
+    # holding null (never valid in a DTDL value) takes the json module's path, which keeps NaN as it
+    # was; integers beyond 64 bits are refused, as Neo4j refuses them (orjson would read them back as
+    # floats)
+    try:
+        payload = orjson.dumps(record, default=_json_default, option=_ORJSON)
+    except TypeError as exc:
+        raise StoreError(f"the batch cannot be written as JSON; nothing was changed: {exc}") from exc
+    if b"null" not in payload:
+        return payload
     try:
         return json.dumps(record, separators=(",", ":"), ensure_ascii=False, default=_json_default).encode()
     except (TypeError, ValueError) as exc:
         raise StoreError(f"the batch cannot be written as JSON; nothing was changed: {exc}") from exc
+
+
+def _loads(payload: bytes) -> Any:
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError:  # NaN and infinities, written by the json module
+        return json.loads(payload)
 
 
 def _json_default(value: object) -> object:
@@ -854,11 +898,11 @@ def _json_default(value: object) -> object:
 
 
 def _commit_frame(group: str, parts: int) -> bytes:
-    return json.dumps({"group": group, "commit": True, "parts": parts}, separators=(",", ":")).encode()
+    return orjson.dumps({"group": group, "commit": True, "parts": parts})
 
 
 def _decode(payload: bytes) -> _Frame:
-    record = json.loads(payload)
+    record = _loads(payload)
     group = record.get("group")
     if group is not None and not isinstance(group, str):
         raise ValueError(f"a group id must be a string, not {group!r}")
@@ -867,9 +911,11 @@ def _decode(payload: bytes) -> _Frame:
     batch = Batch(
         models=record.get("models", []),
         delete_models=record.get("delete_models", []),
-        twins=[Twin(i, m, p) for i, m, p in record.get("twins", [])],
+        twins=[Twin(i, m, MappingProxyType(p)) for i, m, p in record.get("twins", [])],
         delete_twins=record.get("delete_twins", []),
-        relationships=[Relationship(i, s, t, n, p) for i, s, t, n, p in record.get("relationships", [])],
+        relationships=[
+            Relationship(i, s, t, n, MappingProxyType(p)) for i, s, t, n, p in record.get("relationships", [])
+        ],
         delete_relationships=[(s, i) for s, i in record.get("delete_relationships", [])],
     )
     return _Frame(batch, datetime.fromisoformat(record["time"]), group, int(record.get("part", 0)))

@@ -58,6 +58,7 @@ def test_graphql_cascade_with_the_server_configuration(acme_store, tmp_path):
         result = body["data"]["cascade"]
         assert {i["twinId"]: i["hoursToImpact"] for i in result["impacted"]} == FEEDER_FAILS
         assert {r["twinId"]: r["kind"] for r in result["rollups"]} == {
+            "cell": "Line",
             "sku": "Product",
             "contract": "CustomerOrder",
         }

@@ -61,8 +61,10 @@ def down(result):
 
 
 def test_a_chain_with_transit_and_buffer_on_every_store(acme_store, tmp_path):
-    graph = snapshot(acme_store, semantics=load_config(write_config(tmp_path), MODELS))
-    assert same(graph, from_records(records(), MODELS, load_config(write_config(tmp_path), MODELS)))
+    semantics = load_config(write_config(tmp_path), MODELS)
+    graph = snapshot(acme_store, semantics=semantics)
+    expected = from_records(records(), MODELS, semantics)
+    assert same(graph, expected)
     result = cascade(graph, ["feeder"], horizon=24.0)
     assert down(result) == FEEDER_FAILS
     contract = result.impact("contract")
@@ -77,10 +79,16 @@ def test_a_chain_with_transit_and_buffer_on_every_store(acme_store, tmp_path):
     assert {i.twin: i.category for i in result.impacts}["s2"] == "Machine"  # FastStation extends Station
     assert result.impact("sku").category == "Product" and contract.category == "CustomerOrder"
     assert result.order_value == 1000.0 and result.customers == {"Globex": 1000.0}
+    assert result.impact("cell").category == "Line" and result.impact("cell").chain[-1].via == "roll-up"
+    assert cascade(graph, ["s1"], horizon=1.0).impact("cell").state == "degraded"
+    cell = cascade(graph, ["cell"], horizon=24.0)  # a failed parent takes its stations down at once
+    assert down(cell) == {"cell": 0.0, "s1": 0.0, "s2": 0.0, "s3": 0.0, "sku": 0.0, "contract": 0.0}
+    assert cell.impact("s2").chain[-1].via == "inCell"
     assert result.revenue == pytest.approx(10.0 * (24.0 - 8.0))
     # the same answers from Neo4j and memory, criticality included
     ranking = criticality(graph, horizon=24.0)
-    assert ranking.ranking[0].twin in {"feeder", "s1", "s2", "s3", "sku", "contract"}
+    assert ranking.ranking[0].value_at_risk == 1000.0 + 10.0 * 24  # the cell, s3, sku: all at hour 0
+    assert ranking.to_json(top=20) == criticality(expected, horizon=24.0).to_json(top=20)
 
 
 def test_gates_any_and_k_of_n(semantics):
@@ -98,8 +106,8 @@ def test_attributes_come_from_the_mapped_properties(semantics):
     edge = next(e for e in range(graph.indptr[s1], graph.indptr[s1 + 1]) if graph.targets[e] == s2)
     assert graph.edge_lead[edge] == 2.0 and graph.edge_probability[edge] == 0.25
     assert graph.lump[graph.index("contract")] == 1000.0 and graph.rate[graph.index("sku")] == 10.0
-    # an undeclared relationship carries nothing
-    assert graph.n_edges == len(RELATIONSHIPS) - 1
+    # an undeclared relationship carries nothing (roll-up edges have no name)
+    assert sum(1 for e in range(graph.n_edges) if graph.names[graph.edge_name[e]]) == len(RELATIONSHIPS) - 1
 
 
 def test_without_a_configuration_nothing_carries_failure():
@@ -267,7 +275,7 @@ def test_every_error_at_once_with_code_and_line(tmp_path):
     assert found == EXPECTED, "\n".join(map(str, caught.value.issues))
     assert all(i.path == str(path) for i in caught.value.issues)
     assert f"{path}:6: invalidDirection: [[relationship]] #1: direction 'sideways'" in str(caught.value)
-    assert "it has: fedBy, locatedIn, poweredBy" in str(caught.value)
+    assert "it has: fedBy, inCell, locatedIn, poweredBy" in str(caught.value)
 
 
 def test_file_errors(tmp_path):

@@ -4,12 +4,13 @@
 ``FastStation`` extends it, ``Feeder`` (a utility), ``Sku`` (a product, revenue per hour ``earningsPerHour``),
 ``Contract`` (an order, ``worth`` and ``client``). Relationships ``fedBy`` (material, reverse, with
 ``transitHours`` and ``linkRisk``), ``poweredBy`` (utility, reverse), ``madeAt`` and ``covers`` (supply,
-reverse), ``locatedIn`` (not declared: carries nothing).
+reverse), ``inCell`` (hierarchy: a ``Cell`` counts as a Line), ``locatedIn`` (not declared: carries nothing).
 
 The plant, with answers known by hand when ``feeder`` fails at hour 0:
 
 - chain: ``s1`` poweredBy feeder (down at 0), ``s2`` fedBy s1 with transit 2 (down at 2), ``s3`` fedBy s2
   with transit 1 and 5 h of WIP (down at 2 + 1 + 5 = 8), ``sku`` madeAt s3 (8), ``contract`` covers sku (8);
+  s1 to s3 are in ``cell``, degraded from 0 and stopped at 8 when its last station s3 stops;
 - gates: ``c`` (any) is fed by ``a`` and ``b``; ``d`` (kOfN, needs 2) by ``a``, ``b`` and ``e``.
 """
 
@@ -25,6 +26,7 @@ from dtgraph.stores.base import Store
 STATION = "dtmi:acme:Station;1"
 FAST = "dtmi:acme:FastStation;1"
 FEEDER = "dtmi:acme:Feeder;1"
+CELL = "dtmi:acme:Cell;1"
 SKU = "dtmi:acme:Sku;1"
 CONTRACT = "dtmi:acme:Contract;1"
 
@@ -55,6 +57,7 @@ GATE = {
 
 DOCUMENTS = [
     _interface(FEEDER, _prop("label", "string")),
+    _interface(CELL, _prop("label", "string")),
     _interface(
         STATION,
         _prop("wipHours", "double"),
@@ -66,6 +69,7 @@ DOCUMENTS = [
         _rel("fedBy", STATION, _prop("transitHours", "double"), _prop("linkRisk", "double")),
         _rel("poweredBy", FEEDER),
         _rel("locatedIn", FEEDER),
+        {"@type": "Relationship", "name": "inCell", "target": CELL, "maxMultiplicity": 1},
     ),
     _interface(FAST, _prop("speed", "double"), extends=STATION),
     _interface(SKU, _prop("earningsPerHour", "double"), _rel("madeAt", STATION)),
@@ -119,6 +123,16 @@ id = "{CONTRACT}"
 category = "CustomerOrder"
 orderValue = "worth"
 customer = "client"
+
+[[relationship]]
+interface = "{STATION}"
+name = "inCell"
+direction = "reverse"
+kind = "hierarchy"
+
+[[interface]]
+id = "{CELL}"
+category = "Line"
 """
 
 
@@ -138,6 +152,7 @@ def _edge(source: str, name: str, target: str, **props: Any) -> dict[str, Any]:
 
 TWINS = [
     _twin("feeder", FEEDER),
+    _twin("cell", CELL),
     _twin("s1", STATION, mttrHours=4.0, pFail=0.1),
     _twin("s2", FAST, speed=2.0),
     _twin("s3", STATION, wipHours=5.0),
@@ -164,10 +179,13 @@ RELATIONSHIPS = [
     _edge("d", "fedBy", "b"),
     _edge("d", "fedBy", "e"),
     _edge("a", "locatedIn", "feeder"),  # carries no failure
+    _edge("s1", "inCell", "cell"),
+    _edge("s2", "inCell", "cell"),
+    _edge("s3", "inCell", "cell"),
 ]
 
 # time to impact of each twin when the feeder fails (the rest are never hit)
-FEEDER_FAILS = {"feeder": 0.0, "s1": 0.0, "s2": 2.0, "s3": 8.0, "sku": 8.0, "contract": 8.0}
+FEEDER_FAILS = {"feeder": 0.0, "s1": 0.0, "s2": 2.0, "s3": 8.0, "cell": 8.0, "sku": 8.0, "contract": 8.0}
 
 
 def write_config(folder: Path, text: str = CONFIG) -> Path:
