@@ -1,10 +1,17 @@
 """Bulk import and export of whole graphs in the import-job NDJSON format (see :mod:`dtgraph.graph.ndjson`).
 
-An import reads the file twice. The first pass checks everything — the format, the models together
-with the stored ones, every twin against its model, every relationship against its ends, duplicate ids
-and multiplicities — holding only ids and models in memory, and reports every problem with its line.
-Only when nothing is wrong does the second pass stream the records to the store in chunks, through
-``Store.apply_stream``, which applies them as one atomic change. A rejected import writes nothing.
+An import checks everything — the format, the models together with the stored ones, every twin
+against its model, every relationship against its ends, duplicate ids and multiplicities — holding only
+ids and models in memory beside the records being written, and reports every problem with its line.
+The records go to the store in chunks through ``Store.apply_stream``, which applies them as one atomic
+change. A rejected import writes nothing.
+
+Into the memory store the file is read once: each chunk is checked, then written, and a problem found
+anywhere stops the writing and rolls back what was written (an undo in memory and a cut of the journal,
+both cheap). Into other stores (Neo4j) the file is read twice: the first pass checks, and only when
+nothing is wrong does the second pass write, so a rejected file costs the database nothing.
+Either way the store is read only for twins and relationships the file does not write (or, for the
+twins it writes, before their chunk is written), so both give the same answers.
 """
 
 from __future__ import annotations
@@ -86,8 +93,23 @@ def import_graph(
     started = time.perf_counter()
     report = ImportReport()
     checker = _Checker(store, report, max_issues)
-    for item in _counted(read_items(_lines(path), checker.issue), progress):
+    items = _counted(read_items(_lines(path), checker.issue), progress)
+    if not dry_run and _reads_once(store):
+        one_pass = _OnePass(checker, items, chunk)
+        try:
+            store.apply_stream(one_pass.batches())
+        except _Rejected:
+            pass  # the store rolled the stream back
+        else:
+            report.written = True
+        report.issues.sort(key=lambda i: (i.line or 0, i.code))
+        report.check_seconds = one_pass.seconds
+        report.write_seconds = time.perf_counter() - started - one_pass.seconds
+        return report
+    for item in items:
         checker.take(item)
+        if len(checker.pending) >= CHUNK:
+            checker.flush_relationships()
     checker.finish()
     report.issues.sort(key=lambda i: (i.line or 0, i.code))
     report.check_seconds = time.perf_counter() - started
@@ -97,6 +119,88 @@ def import_graph(
         report.written = True
         report.write_seconds = time.perf_counter() - started
     return report
+
+
+def _reads_once(store: Store) -> bool:
+    """Whether a rejected import costs the store little enough to check and write in one pass."""
+    from dtgraph.stores.memory import MemoryStore  # here: the stores import this package's records
+
+    return isinstance(store, MemoryStore)
+
+
+class _Rejected(Exception):
+    """Raised into ``apply_stream`` when the file has problems, so that nothing of it stays written."""
+
+
+class _OnePass:
+    """Check and write in one pass: each chunk is checked before it is handed to the store.
+
+    The store is read for a chunk of twins before that chunk is written, and otherwise only for
+    twins and relationships the file does not write, so the checks see the graph as it was. After the
+    first problem nothing more is written; the file is still read to the end to report every problem,
+    then the stream raises so that the store rolls back what it took.
+    """
+
+    def __init__(self, checker: _Checker, items: Iterator[ImportItem], chunk: int) -> None:
+        self.checker = checker
+        self.items = items
+        self.chunk = chunk
+        self.seconds = 0.0  # spent reading and checking, outside the store
+        self.models_sent = False
+
+    def clean(self) -> bool:
+        report = self.checker.report
+        return not report.issues and not report.issues_dropped
+
+    def batches(self) -> Iterator[Batch]:
+        checker = self.checker
+        twins: list[Twin] = []
+        rels: list[Relationship] = []
+        started = time.perf_counter()
+        for item in self.items:
+            checker.take(item)
+            value = item.value
+            if isinstance(value, Twin):
+                twins.append(value)
+                if len(twins) < self.chunk:
+                    continue
+                checker.flush_twins()  # which of them the store holds, before they are written
+                batch = Batch(twins=twins)
+                twins = []
+            elif isinstance(value, Relationship):
+                if twins:  # the last twins: looked up before they are written, as above
+                    checker.flush_twins()
+                    yield from self.send(Batch(twins=twins), started)
+                    started = time.perf_counter()
+                    twins = []
+                rels.append(value)
+                if len(rels) < self.chunk:
+                    continue
+                checker.flush_relationships()
+                batch = Batch(relationships=rels)
+                rels = []
+            else:
+                continue
+            yield from self.send(batch, started)
+            started = time.perf_counter()
+        checker.finish()  # the last chunks, multiplicities and model changes
+        for batch in (Batch(twins=twins), Batch(relationships=rels), Batch()):  # Batch(): models alone
+            yield from self.send(batch, started)
+            started = time.perf_counter()
+        self.seconds += time.perf_counter() - started
+        if not self.clean():
+            raise _Rejected
+
+    def send(self, batch: Batch, started: float) -> Iterator[Batch]:
+        """Hand ``batch`` (models first) to the store if nothing is wrong so far; time the rest."""
+        self.seconds += time.perf_counter() - started
+        if not self.clean():
+            return
+        if not self.models_sent and self.checker.new_models:
+            self.models_sent = True
+            yield Batch(models=self.checker.new_models)
+        if batch:
+            yield batch
 
 
 def _counted(items: Iterator[ImportItem], progress: Progress | None) -> Iterator[ImportItem]:
@@ -161,8 +265,6 @@ class _Checker:
         else:
             assert isinstance(item.value, Relationship)
             self.pending.append((item.line, item.value))
-            if len(self.pending) >= CHUNK:
-                self.flush_relationships()
 
     def model_set(self) -> ModelSet | None:
         if self.models is None:

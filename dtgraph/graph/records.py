@@ -21,9 +21,14 @@ class RecordError(ValueError):
     """A JSON object is not a twin or relationship record (a required ``$`` member is missing or wrong)."""
 
 
+_NONE: Mapping[str, Any] = MappingProxyType({})  # every record without properties shares this view
+
+
 def _frozen(values: Mapping[str, Any]) -> Mapping[str, Any]:
     # a read-only view over a private copy; views made by the decoders below are already private
-    return values if isinstance(values, MappingProxyType) else MappingProxyType(dict(values))
+    if type(values) is MappingProxyType:
+        return values
+    return MappingProxyType(dict(values)) if values else _NONE
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +54,8 @@ class Twin:
             raise RecordError("a twin needs a non-empty string '$dtId'")
         if not isinstance(model, str) or not model:
             raise RecordError(f"twin '{twin_id}' needs '$metadata': {{'$model': <DTMI>}}")
-        props = MappingProxyType({k: v for k, v in obj.items() if not k.startswith("$")})
-        return cls(twin_id, model, props)
+        props = {k: v for k, v in obj.items() if k[:1] != "$"}
+        return cls(twin_id, model, MappingProxyType(props) if props else _NONE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,18 +87,15 @@ class Relationship:
     @classmethod
     def from_json(cls, obj: Mapping[str, Any]) -> Relationship:
         # the bulk-import format names the source "$dtId"; the API and exports use "$sourceId"
-        raw = {k: obj.get(k) for k in ("$relationshipId", "$targetId", "$relationshipName")}
-        raw["$sourceId"] = obj.get("$sourceId", obj.get("$dtId"))
-        values: dict[str, str] = {}
-        for name, value in raw.items():
-            if not isinstance(value, str) or not value:
-                raise RecordError(f"a relationship needs a non-empty string '{name}'")
-            values[name] = value
-        props = MappingProxyType({k: v for k, v in obj.items() if not k.startswith("$")})
-        return cls(
-            values["$relationshipId"],
-            values["$sourceId"],
-            values["$targetId"],
-            values["$relationshipName"],
-            props,
-        )
+        rel_id = _required(obj.get("$relationshipId"), "$relationshipId")
+        target = _required(obj.get("$targetId"), "$targetId")
+        name = _required(obj.get("$relationshipName"), "$relationshipName")
+        source = _required(obj.get("$sourceId", obj.get("$dtId")), "$sourceId")
+        props = {k: v for k, v in obj.items() if k[:1] != "$"}
+        return cls(rel_id, source, target, name, MappingProxyType(props) if props else _NONE)
+
+
+def _required(value: object, member: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise RecordError(f"a relationship needs a non-empty string '{member}'")
+    return value

@@ -552,3 +552,24 @@ def test_a_model_change_that_breaks_stored_relationships_is_rejected(store: Stor
     report = import_graph(write_lines(tmp_path / "bad.ndjson", lines), store)
     assert not report.ok
     assert state(store) == before
+
+
+def test_one_pass_into_the_memory_store_finds_what_the_check_pass_finds_and_rolls_back(
+    tmp_path: Path,
+) -> None:
+    """With chunks of one record, the memory store has written part of a bad file when its problem
+    is found: the issues are those of a dry run (two passes) and the store is left as it was."""
+    store = MemoryStore(tmp_path / "data", fsync=False)
+    load_base(store, tmp_path)
+    before = state(store)
+    cases = [case() for case in BAD.values()]
+    cases.append((sections(twins=[twin("p0", speed=1)], rels=[rel("f3", "p0", "p3")]), "", 0))
+    cases.append((sections(twins=[twin("n1"), twin("p1", SITE)]), "", 0))
+    for lines, _code, _line in cases:
+        path = _write_case(tmp_path / "bad.ndjson", lines)
+        dry = import_graph(path, store, dry_run=True)
+        report = import_graph(path, store, chunk=1)
+        assert not report.ok and not report.written
+        assert issues(report) == issues(dry)
+        assert state(store) == before
+    store.close()

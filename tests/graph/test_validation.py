@@ -17,6 +17,8 @@ from dtgraph.dtdl import ModelSet, parse
 from dtgraph.graph.records import Relationship, Twin
 from dtgraph.graph.validation import (
     RecordLookup,
+    _check_members,
+    _members_valid,
     check_batch,
     coerce_relationships,
     coerce_twins,
@@ -24,6 +26,7 @@ from dtgraph.graph.validation import (
     relationship_issues,
     twin_issues,
     validate_batch,
+    value_issues,
 )
 from dtgraph.stores.base import Batch
 from dtgraph.stores.memory import MemoryStore
@@ -422,3 +425,93 @@ def test_the_reference_agrees_with_python_on_real_dates_and_times() -> None:
     assert reference("dateTime", "2024-02-29T23:59:59.999+05:30")
     assert datetime.fromisoformat("2024-02-29T23:59:59.999+05:30")
     assert not reference("dateTime", "2024-02-30T00:00:00Z")
+
+
+# --- fast paths against the full checks -------------------------------------------------------------
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**40), 2**40)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=4),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=6,
+)
+_NAMES = st.sampled_from(
+    [
+        "name",
+        "tags",
+        "config",
+        "limits",
+        "speed",
+        "status",
+        "stages",
+        "vibration",
+        "motor",
+        "feeds",
+        "$x",
+        "nope",
+    ]
+)
+_PLAUSIBLE = {
+    "name": st.text(max_size=5) | _JSON,
+    "tags": st.lists(st.text(max_size=3), max_size=3) | _JSON,
+    "config": st.fixed_dictionaries(
+        {}, optional={"mode": st.sampled_from(["auto", "manual", "x"]), "threshold": st.floats()}
+    )
+    | _JSON,
+    "limits": st.dictionaries(st.text(max_size=3), st.integers(-(2**33), 2**33), max_size=3) | _JSON,
+    "speed": st.integers(-(2**33), 2**33) | st.floats(allow_nan=False) | _JSON,
+    "status": st.sampled_from([0, 1, 2, True, "on"]),
+    "stages": st.integers(-5, 5) | _JSON,
+    "motor": st.fixed_dictionaries(
+        {}, optional={"$metadata": st.just({}) | _JSON, "rpm": st.integers(-9, 9) | _JSON, "x": _JSON}
+    )
+    | _JSON,
+}
+
+
+@st.composite
+def _twin_values(draw: st.DrawFn) -> dict[str, Any]:
+    names = draw(st.lists(_NAMES, max_size=6, unique=True))
+    return {n: draw(_PLAUSIBLE.get(n, _JSON)) for n in names}
+
+
+@settings(max_examples=400, deadline=None)
+@given(model=st.sampled_from([ASSET, PUMP, BIG_PUMP, SITE]), values=_twin_values())
+def test_the_fast_twin_check_agrees_with_the_full_check(
+    models: ModelSet, model: str, values: dict[str, Any]
+) -> None:
+    iface = models.interfaces[model]
+    full: list[Any] = []
+    _check_members(values, iface, models, "", "twin 't'", None, full, top=True)
+    assert _members_valid(values, iface, models, top=True) == (not full)
+    assert (twin_issues(Twin("t", model, values), models) == []) == (not full)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    values=st.dictionaries(
+        st.sampled_from(["flow", "since", "other", "$x"]),
+        st.floats(allow_nan=False) | st.sampled_from(["2024-02-29", "2023-02-29", "x"]) | _JSON,
+        max_size=3,
+    ),
+    target=st.sampled_from([PUMP, BIG_PUMP, SITE, ASSET]),
+)
+def test_the_fast_relationship_check_agrees_with_the_full_check(
+    models: ModelSet, values: dict[str, Any], target: str
+) -> None:
+    relationship = rel("r", "a", "b", **values)
+    source, end = Twin("a", PUMP), Twin("b", target)
+    issues = relationship_issues(relationship, source, end, models)
+    definition = models.interfaces[PUMP].relationships["feeds"]
+    expect_ok = models.is_a(target, PUMP) and not [n for n in values if n not in ("flow", "since")]
+    if expect_ok:
+        expect_ok = all(
+            not value_issues(v, p.schema)
+            for p in definition.properties
+            for n, v in values.items()
+            if n == p.name
+        )
+    assert (issues == []) == expect_ok
