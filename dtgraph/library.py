@@ -3,7 +3,8 @@
 The source of truth is ``dtdl/`` at the repository root (see ``dtdl/README.md``). A source checkout or
 editable install reads it there; an installed wheel carries it as data files in
 ``<prefix>/share/dtgraph/dtdl``. ``dtdl/cascade.toml`` declares which relationships carry failure and
-which way, so that analysis code need not hard-code relationship names.
+which way, so that analysis code need not hard-code relationship names; models outside the library declare
+theirs in a cascade configuration of the same format (:mod:`dtgraph.cascade.semantics`).
 
 Errors::
 
