@@ -14,15 +14,15 @@ For every twin whose failure can reach a valued twin (a product with ``revenuePe
   failure reaches customers before it is repaired.
 
 The work is pruned: a twin that cannot reach a valued twin (a sensor, say) cannot change any valued
-twin's time, so the cascades skip such twins (reachability in C, ``scipy.sparse.csgraph``); twins with
-nothing downstream are not run at all. Each cascade is a Dijkstra over Python lists of the pruned graph.
+twin's time, so the cascades skip such twins (reachability in C, ``scipy.sparse.csgraph``). Each cascade
+is a compiled Dijkstra over the pruned graph (:mod:`dtgraph.cascade._kernel`) that touches only what the
+failure reaches; the lists of valued twins each twin stops are worked out only when read.
 """
 
 from __future__ import annotations
 
-import heapq
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,10 +30,18 @@ import numpy as np
 import scipy.sparse as sp  # type: ignore[import-untyped]
 from scipy.sparse.csgraph import breadth_first_order  # type: ignore[import-untyped]
 
+from dtgraph.cascade._kernel import Kernel
 from dtgraph.cascade.deterministic import DEFAULT_HORIZON
-from dtgraph.cascade.snapshot import CATEGORIES, DependencyGraph, Ints
+from dtgraph.cascade.snapshot import CATEGORIES, Bools, DependencyGraph, Ints
 
-__all__ = ["Criticality", "CriticalityResult", "SupplierExposure", "criticality", "single_points_of_failure"]
+__all__ = [
+    "Criticality",
+    "CriticalityResult",
+    "SinglePoints",
+    "SupplierExposure",
+    "criticality",
+    "single_points_of_failure",
+]
 
 _SUPPLIER = CATEGORIES.index("Supplier")
 
@@ -88,7 +96,7 @@ class CriticalityResult:
     horizon: float
     ranking: list[Criticality]  # by value at risk, highest first
     suppliers: list[SupplierExposure]  # exposed first, then by time to survive
-    single_points: dict[str, list[str]] = field(default_factory=dict)  # twin -> valued twins it stops
+    single_points: Mapping[str, list[str]] = field(default_factory=dict)  # twin -> valued twins it stops
 
     def to_json(self, top: int | None = None) -> dict[str, Any]:
         ranking = self.ranking if top is None else self.ranking[:top]
@@ -100,25 +108,18 @@ class CriticalityResult:
         }
 
 
-# ---- the pruned graph as Python lists -------------------------------------------------------------------
+# ---- the pruned graph, compiled ------------------------------------------------------------------------
 
 
 @dataclass(slots=True)
 class _Pruned:
-    useful: Ints  # nodes that can reach a valued node
-    indptr: list[int]
-    targets: list[int]
-    weight: list[float]  # lead, plus the target's buffer for gated edges into first-failure nodes
-    single: list[bool]  # one failed input is enough (hierarchy, or a target failing at its first input)
-    leaf: list[bool]  # single, into a node with no way on: its time is a minimum, it needs no heap
-    lead: list[float]
-    buffer: list[float]
-    fail_at: list[int]
-    valued: list[bool]  # the node carries value (its owner twin has orderValue or revenuePerHour)
+    kernel: Kernel  # the edges between nodes that can reach a valued node
+    useful: Bools  # per node: it can reach a valued node
+    valued: Ints  # per node: the valued twin it stands for (its output node), or -1
 
 
 def _pruned(graph: DependencyGraph) -> _Pruned:
-    cached = graph.cache.get("pruned")
+    cached = graph.cache.get("criticality")
     if isinstance(cached, _Pruned):
         return cached
     n = graph.n
@@ -133,64 +134,58 @@ def _pruned(graph: DependencyGraph) -> _Pruned:
     useful = np.zeros(n + 1, dtype=bool)
     useful[breadth_first_order(reverse, n, directed=True, return_predecessors=False)] = True
     useful = useful[:n]
-    keep = useful[graph.targets] & useful[graph.edge_source]
-    hier = graph.hierarchy
-    single = hier | (graph.fail_at[graph.targets] == 1)
-    weight = graph.edge_lead + np.where(hier, 0.0, graph.buffer[graph.targets])
-    counts = np.bincount(graph.edge_source[keep], minlength=n)
-    dead_end = np.bincount(graph.edge_source[keep], minlength=n) == 0
-    leaf = single & dead_end[graph.targets]
-    pruned = _Pruned(
-        useful=np.flatnonzero(useful),
-        indptr=np.concatenate(([0], np.cumsum(counts))).tolist(),
-        targets=graph.targets[keep].tolist(),
-        weight=weight[keep].tolist(),
-        single=single[keep].tolist(),
-        leaf=leaf[keep].tolist(),
-        lead=graph.edge_lead[keep].tolist(),
-        buffer=graph.buffer.tolist(),
-        fail_at=graph.fail_at.tolist(),
-        valued=valued.tolist(),
+    keep = np.flatnonzero(useful[graph.targets] & useful[graph.edge_source])
+    kernel = Kernel.build(
+        n,
+        graph.edge_source[keep],
+        graph.targets[keep],
+        keep,
+        graph.edge_lead[keep],
+        graph.hierarchy[keep],
+        graph.buffer,
+        graph.fail_at,
     )
-    graph.cache["pruned"] = pruned
+    pruned = _Pruned(kernel=kernel, useful=useful, valued=np.where(valued, graph.owner, -1))
+    graph.cache["criticality"] = pruned
     return pruned
 
 
-def _reach(p: _Pruned, start: int) -> dict[int, float]:
-    """Permanent failure of ``start``: when each useful node fails (layer 1's rule, no horizon)."""
-    indptr, targets, weight, single, lead, leaf = p.indptr, p.targets, p.weight, p.single, p.lead, p.leaf
-    done: dict[int, float] = {}
-    ends: dict[int, float] = {}  # dead ends reached over single edges: no need to queue them
-    inf = math.inf
-    arrivals: dict[int, list[float]] = {}
-    heap = [(0.0, start)]
-    pop, push = heapq.heappop, heapq.heappush
-    while heap:
-        t, v = pop(heap)
-        if v in done:
-            continue
-        done[v] = t
-        for e in range(indptr[v], indptr[v + 1]):
-            w = targets[e]
-            if w in done:
-                continue
-            if leaf[e]:
-                arrive = t + weight[e]
-                if arrive < ends.get(w, inf):
-                    ends[w] = arrive
-                continue
-            if single[e]:
-                push(heap, (t + weight[e], w))
-                continue
-            times = arrivals.setdefault(w, [])
-            times.append(t + lead[e])
-            k = p.fail_at[w]
-            if len(times) >= k:
-                push(heap, (sorted(times)[k - 1] + p.buffer[w], w))
-    for w, t in ends.items():
-        if t < done.get(w, inf):
-            done[w] = t
-    return done
+class SinglePoints(Mapping[str, list[str]]):
+    """Twin -> the valued twins (products, orders) it stops on its own, first down first.
+
+    Each list is worked out when asked for (one cascade), so that ranking every twin does not build
+    millions of lists nobody reads.
+    """
+
+    def __init__(self, graph: DependencyGraph, nodes: dict[str, int]) -> None:
+        self._graph = graph
+        self._nodes = nodes
+        self._lists: dict[str, list[str]] = {}
+
+    def __getitem__(self, twin: str) -> list[str]:
+        cached = self._lists.get(twin)
+        if cached is None:
+            cached = self._lists[twin] = _stopped(self._graph, self._nodes[twin])
+        return cached
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._nodes)
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    def __repr__(self) -> str:
+        return f"SinglePoints({len(self)} twins)"
+
+
+def _stopped(graph: DependencyGraph, x: int) -> list[str]:
+    p = _pruned(graph)
+    with p.kernel.scratch() as s:
+        nodes, times, _ = p.kernel.spread(s, np.array([x]), np.zeros(1))
+    twins = p.valued[nodes]
+    hit = twins >= 0
+    twins, times = twins[hit], times[hit]
+    return [graph.ids[t] for t in twins[np.lexsort((twins, times))].tolist()]
 
 
 def criticality(
@@ -201,54 +196,49 @@ def criticality(
     ``twins`` limits the candidates (default: every twin that can reach a valued twin).
     """
     p = _pruned(graph)
-    n_twins = graph.n_twins
-    owner = graph.owner.tolist()
-    lump, rate = graph.lump.tolist(), graph.rate.tolist()
-    useful = np.zeros(graph.n, dtype=bool)
-    useful[p.useful] = True
-    candidates = (
-        [graph.index(t) for t in twins] if twins is not None else np.flatnonzero(useful[:n_twins]).tolist()
-    )
-    ranking: list[Criticality] = []
-    single_points: dict[str, list[str]] = {}
+    if twins is None:
+        candidates = np.flatnonzero(p.useful[: graph.n_twins])
+    else:
+        candidates = np.array([graph.index(t) for t in twins], dtype=np.int64)
+    value, stops, tts, first = p.kernel.rank(candidates, p.valued, graph.lump, graph.rate, horizon)
+    ids = graph.ids
+    order = np.lexsort((candidates, -value))  # twins are numbered in order of id
+    probability = graph.probability[candidates]
+    ranking = [
+        Criticality(
+            twin=ids[x],
+            category=CATEGORIES[c],
+            value_at_risk=v,
+            annual_loss=v * pr,
+            stops=k,
+            time_to_survive=t,
+        )
+        for x, c, v, pr, k, t in zip(
+            candidates[order].tolist(),
+            graph.category[candidates[order]].tolist(),
+            value[order].tolist(),
+            probability[order].tolist(),
+            stops[order].tolist(),
+            tts[order].tolist(),
+            strict=True,
+        )
+    ]
+    stopping = stops > 0
+    single_points = SinglePoints(graph, {ids[x]: x for x in candidates[stopping].tolist()})
     suppliers: list[SupplierExposure] = []
-    for x in candidates:
-        reached = _reach(p, x) if useful[x] else {x: 0.0}
-        value = 0.0
-        stops: list[tuple[float, int]] = []
-        for node, t in reached.items():
-            if not p.valued[node]:
-                continue
-            twin = owner[node]
-            stops.append((t, twin))
-            if t <= horizon:
-                value += lump[twin] + rate[twin] * (horizon - t)
-        stops.sort()
-        tts = stops[0][0] if stops else math.inf
-        twin_id = graph.ids[x]
-        ranking.append(
-            Criticality(
-                twin=twin_id,
-                category=CATEGORIES[int(graph.category[x])],
-                value_at_risk=value,
-                annual_loss=value * float(graph.probability[x]),
-                stops=len(stops),
-                time_to_survive=tts,
+    is_supplier = graph.category[candidates] == _SUPPLIER
+    for x, t, f in zip(
+        candidates[is_supplier].tolist(), tts[is_supplier].tolist(), first[is_supplier].tolist(), strict=True
+    ):
+        ttr = float(graph.recovery[x])
+        suppliers.append(
+            SupplierExposure(
+                supplier=ids[x],
+                time_to_survive=t,
+                time_to_recover=None if math.isnan(ttr) else ttr,
+                first_hit=ids[f] if f >= 0 else None,
             )
         )
-        if stops:
-            single_points[twin_id] = [graph.ids[t] for _, t in stops]
-        if int(graph.category[x]) == _SUPPLIER:
-            ttr = float(graph.recovery[x])
-            suppliers.append(
-                SupplierExposure(
-                    supplier=twin_id,
-                    time_to_survive=tts,
-                    time_to_recover=None if math.isnan(ttr) else ttr,
-                    first_hit=graph.ids[stops[0][1]] if stops else None,
-                )
-            )
-    ranking.sort(key=lambda c: (-c.value_at_risk, c.twin))
     suppliers.sort(key=lambda s: (not s.exposed, s.time_to_survive, s.supplier))
     return CriticalityResult(
         horizon=horizon, ranking=ranking, suppliers=suppliers, single_points=single_points
@@ -265,8 +255,9 @@ def single_points_of_failure(graph: DependencyGraph, target: str) -> list[str]:
             (np.ones(graph.n_edges), (graph.targets, graph.edge_source)), shape=(graph.n, graph.n)
         )
     ancestors = breadth_first_order(reverse, goal, directed=True, return_predecessors=False)
-    twins = sorted({int(graph.owner[a]) for a in ancestors.tolist()})
+    twins = np.unique(graph.owner[ancestors])
     p = _pruned(graph)
-    if goal not in set(p.useful.tolist()):
+    if not p.useful[goal]:
         raise ValueError(f"{target!r} is not a valued twin (product, order) nor upstream of one")
-    return [graph.ids[x] for x in twins if goal in _reach(p, x)]
+    stops = p.kernel.reaches(twins, goal)
+    return [graph.ids[x] for x in twins[stops].tolist()]
