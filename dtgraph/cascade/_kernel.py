@@ -338,16 +338,20 @@ def _spread(
         where[v] = -2
         for e in range(indptr[v], indptr[v + 1]):
             w = targets[e]
-            if where[w] == -2:
-                continue
-            if best[w] == np.inf and count[w] == 0:
-                touched[m] = w
-                m += 1
             if single[e]:
+                # a done node has a time <= t <= arrive: no need to ask
                 arrive = t + weight[e]
                 if arrive >= best[w]:
                     continue
+                if best[w] == np.inf and count[w] == 0:
+                    touched[m] = w
+                    m += 1
             else:
+                if where[w] == -2:
+                    continue
+                if best[w] == np.inf and count[w] == 0:
+                    touched[m] = w
+                    m += 1
                 # a gate that needs k failed inputs: keep its k smallest arrivals in a max-heap
                 k = fail_at[w]
                 base = slot[w]
