@@ -7,11 +7,9 @@ after it goes down. With permanent failures this makes a node's failure time
 
     T(v) = min( T(parent) + lead,  buffer(v) + the fail_at-th smallest of T(u) + lead(u, v) over gated u )
 
-which :func:`failure_times` solves like Dijkstra: shortest paths in C (``scipy.sparse.csgraph``) over the
-edges where one input is enough (hierarchy edges, and gated edges into nodes that fail at their first
-failed input), in rounds, between which the nodes that need several failed inputs take the k-th smallest
-arrival (vectorised). The rounds stop when no such node changes; their number is the depth of "several
-inputs" gates along the cascade (alternate suppliers, roll-ups), a handful in practice.
+which :func:`failure_times` solves like Dijkstra, compiled (:mod:`dtgraph.cascade._kernel`): a node
+needing several failed inputs keeps its k earliest arrivals, and the work is in proportion to what the
+failure reaches — a failed machine costs its few dozen nodes, not the million of the graph.
 
 A node fails only for a cause that reaches it from a failed twin: a loop of nodes that each need any one
 input (two machines that can run off each other) keeps itself up even when every outside input is down.
@@ -38,8 +36,9 @@ from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp  # type: ignore[import-untyped]
-from scipy.sparse.csgraph import breadth_first_order, dijkstra  # type: ignore[import-untyped]
+from scipy.sparse.csgraph import breadth_first_order  # type: ignore[import-untyped]
 
+from dtgraph.cascade._kernel import Kernel
 from dtgraph.cascade.snapshot import CATEGORIES, KINDS, ROLLUP, DependencyGraph, Floats, Ints
 
 __all__ = [
@@ -55,6 +54,7 @@ __all__ = [
     "reachable",
     "report",
     "simulate",
+    "twins_down",
     "value_at_risk",
 ]
 
@@ -140,75 +140,82 @@ class CascadeResult:
         }
 
 
-@dataclass(slots=True)
 class Outage:
-    """Per node (arrays over all nodes): first time down, first time back, hours down in the horizon, cause.
+    """Per node: first time down, first time back, hours down in the horizon, and cause.
 
-    ``cause`` is the edge whose source made the node go down first (-1 for failed twins and untouched
-    nodes); ``time`` is ``math.inf`` for nodes never down within the horizon.
+    Kept as the nodes down within the horizon (``down``, ascending) with their values (``values``), so
+    that a cascade that reaches a few nodes costs a few nodes; the arrays over all nodes (``time``,
+    ``back``, ``lost``, ``cause``) are made when first asked for. ``cause`` is the edge whose source made
+    the node go down first (-1 for failed twins and untouched nodes); ``time`` is ``math.inf`` for nodes
+    never down within the horizon.
     """
 
-    time: Floats
-    back: Floats
-    lost: Floats
-    cause: Ints
+    __slots__ = ("_arrays", "_at", "down", "n", "values")
+
+    def __init__(self, n: int, down: Ints, time: Floats, back: Floats, lost: Floats, cause: Ints) -> None:
+        order = np.argsort(down, kind="stable")
+        self.n = n
+        self.down: Ints = down[order]
+        self.values: tuple[Floats, Floats, Floats, Ints] = (
+            time[order],
+            back[order],
+            lost[order],
+            cause[order],
+        )
+        self._arrays: tuple[Floats, Floats, Floats, Ints] | None = None
+        self._at: dict[int, int] | None = None
+
+    def _dense(self) -> tuple[Floats, Floats, Floats, Ints]:
+        if self._arrays is None:
+            time, back, lost = np.full(self.n, np.inf), np.full(self.n, np.inf), np.zeros(self.n)
+            cause = np.full(self.n, -1, dtype=np.int64)
+            time[self.down], back[self.down], lost[self.down], cause[self.down] = self.values
+            self._arrays = (time, back, lost, cause)
+        return self._arrays
+
+    @property
+    def time(self) -> Floats:
+        return self._dense()[0]
+
+    @property
+    def back(self) -> Floats:
+        return self._dense()[1]
+
+    @property
+    def lost(self) -> Floats:
+        return self._dense()[2]
+
+    @property
+    def cause(self) -> Ints:
+        return self._dense()[3]
+
+    def at(self, node: int) -> tuple[float, int]:
+        """A node's first time down (``math.inf``: never) and cause, without the arrays over all nodes."""
+        if self._at is None:
+            self._at = {v: i for i, v in enumerate(self.down.tolist())}
+        i = self._at.get(node)
+        if i is None:
+            return math.inf, -1
+        return float(self.values[0][i]), int(self.values[3][i])
 
 
-# ---- permanent failures: shortest paths in rounds ------------------------------------------------------
+# ---- permanent failures: the compiled kernel ----------------------------------------------------------
 
 
-@dataclass(slots=True)
-class _Compiled:
-    matrix: Any  # CSR of (n + 1) x (n + 1): row n is the super-source, its data the start candidates
-    keys: Ints  # sorted (u * (n + 1) + v) of the matrix's edges, for mapping predecessors to edges
-    edge_of_key: Ints
-    k_src: Ints  # gated edges into nodes that need several failed inputs, sorted by target
-    k_dst: Ints
-    k_lead: Floats
-    k_edge: Ints
-
-
-def _compiled(graph: DependencyGraph) -> _Compiled:
-    cached = graph.cache.get("compiled")
-    if isinstance(cached, _Compiled):
-        return cached
-    n = graph.n
-    hier = graph.hierarchy
-    src, dst = graph.edge_source, graph.targets
-    first_one = graph.fail_at[dst] == 1
-    single = hier | first_one
-    weight = graph.edge_lead + np.where(hier, 0.0, graph.buffer[dst])
-    s_edges = np.flatnonzero(single)
-    order = np.lexsort((weight[s_edges], dst[s_edges], src[s_edges]))
-    s_edges = s_edges[order]
-    keep = np.ones(len(s_edges), dtype=bool)
-    keep[1:] = (src[s_edges][1:] != src[s_edges][:-1]) | (dst[s_edges][1:] != dst[s_edges][:-1])
-    s_edges = s_edges[keep]
-    u, v, w = src[s_edges], dst[s_edges], weight[s_edges]
-    counts = np.bincount(u, minlength=n + 1)
-    counts[n] = n
-    indptr = np.concatenate(([0], np.cumsum(counts)))
-    indices = np.concatenate((v, np.arange(n)))
-    data = np.concatenate((w, np.full(n, np.inf)))
-    matrix = sp.csr_array((data, indices, indptr), shape=(n + 1, n + 1))
-    keys = u * (n + 1) + v
-    k_edges = graph.in_edges[~single[graph.in_edges] & (graph.fail_at[dst[graph.in_edges]] > 1)]
-    compiled = _Compiled(
-        matrix=matrix,
-        keys=keys,
-        edge_of_key=s_edges,
-        k_src=src[k_edges],
-        k_dst=dst[k_edges],
-        k_lead=graph.edge_lead[k_edges],
-        k_edge=k_edges,
-    )
-    graph.cache["compiled"] = compiled
-    return compiled
-
-
-SMALL_REGION = 20_000
-"""Below this many reachable nodes, :func:`failure_times` runs the event simulation instead of rounds of
-shortest paths over the whole graph (whose cost has a part in proportion to the graph, not the cascade)."""
+def _kernel(graph: DependencyGraph) -> Kernel:
+    cached = graph.cache.get("kernel")
+    if not isinstance(cached, Kernel):
+        cached = graph.cache["kernel"] = Kernel.build(
+            graph.n,
+            graph.edge_source,
+            graph.targets,
+            np.arange(graph.n_edges, dtype=np.int64),
+            graph.edge_lead,
+            graph.hierarchy,
+            graph.buffer,
+            graph.fail_at,
+        )
+    return cached
 
 
 def reachable(graph: DependencyGraph, nodes: Iterable[int]) -> Ints:
@@ -231,57 +238,15 @@ def failure_times(
     """Permanent failures of ``sources`` (nodes) at ``starts`` (default 0): when every node fails.
 
     Exact for the rule of the module docstring; nodes failing after ``horizon`` count as never failing.
-    A failure that can reach few nodes is worked out by :func:`simulate` (the same rule, event by event).
+    The work is in proportion to what the failure reaches, not to the graph.
     """
-    n = graph.n
-    if not any(starts) and n > SMALL_REGION and len(reachable(graph, sources)) <= SMALL_REGION:
-        return outage(graph, dict.fromkeys(sources, math.inf), horizon)
-    c = _compiled(graph)
-    start = np.full(n, np.inf)
-    src_nodes = np.asarray(sources, dtype=np.int64)
-    start_times = np.asarray(starts, dtype=np.float64) if len(starts) else np.zeros(len(src_nodes))
-    np.minimum.at(start, src_nodes, start_times)
-    candidate = start.copy()
-    data = c.matrix.data
-    fail_at, buffer = graph.fail_at, graph.buffer
-    while True:
-        data[len(data) - n :] = candidate
-        dist, pred = dijkstra(c.matrix, indices=n, return_predecessors=True, limit=horizon)
-        times = dist[:n]
-        # nodes that need several failed inputs: the fail_at-th smallest arrival, plus the buffer
-        arrive = times[c.k_src] + c.k_lead
-        live = np.flatnonzero(np.isfinite(arrive))
-        order = live[np.lexsort((arrive[live], c.k_dst[live]))]
-        dst_sorted = c.k_dst[order]
-        nodes, first, count = np.unique(dst_sorted, return_index=True, return_counts=True)
-        need = fail_at[nodes]
-        ready = count >= need
-        nodes, pick = nodes[ready], order[first[ready] + need[ready] - 1]
-        when = arrive[pick] + buffer[nodes]
-        within = when <= horizon
-        nodes, pick, when = nodes[within], pick[within], when[within]
-        updated = start.copy()
-        updated[nodes] = np.minimum(updated[nodes], when)
-        if np.array_equal(updated, candidate):
-            break
-        candidate = updated
-    # causes: the edge from the shortest-path predecessor, or the gate's k-th input
-    cause = np.full(n, -1, dtype=np.int64)
-    reached = np.flatnonzero((pred[:n] >= 0) & (pred[:n] != n))
-    if len(reached):
-        keys = pred[reached].astype(np.int64) * (n + 1) + reached
-        cause[reached] = c.edge_of_key[np.searchsorted(c.keys, keys)]
-    by_gate = (pred[:n] == n) & (start > times)
-    gate_nodes = np.flatnonzero(by_gate)
-    if len(gate_nodes):
-        position = np.searchsorted(nodes, gate_nodes)
-        cause[gate_nodes] = c.k_edge[pick[position]]
-    lost = (
-        np.where(np.isfinite(times), np.maximum(horizon - times, 0.0), 0.0)
-        if math.isfinite(horizon)
-        else (np.where(np.isfinite(times), np.inf, 0.0))
-    )
-    return Outage(time=times, back=np.full(n, np.inf), lost=lost, cause=cause)
+    kernel = _kernel(graph)
+    src = np.asarray(sources, dtype=np.int64).reshape(-1)
+    at = np.asarray(starts, dtype=np.float64).reshape(-1) if len(starts) else np.zeros(len(src))
+    with kernel.scratch() as s:
+        nodes, times, causes = kernel.spread(s, src, at, horizon)
+    lost = np.maximum(horizon - times, 0.0) if math.isfinite(horizon) else np.full(len(times), np.inf)
+    return Outage(graph.n, nodes, times, np.full(len(times), np.inf), lost, causes)
 
 
 # ---- recovery: a discrete-event simulation --------------------------------------------------------------
@@ -406,13 +371,17 @@ def simulate(
 def outage(
     graph: DependencyGraph, recovery: Mapping[int, float], horizon: float, disrupted: Iterable[int] = ()
 ) -> Outage:
-    """:func:`simulate` as arrays over all nodes."""
-    n = graph.n
-    time, back, lost = np.full(n, np.inf), np.full(n, np.inf), np.zeros(n)
-    cause = np.full(n, -1, dtype=np.int64)
-    for v, (first, end, hours, edge) in simulate(graph, recovery, horizon, disrupted).items():
-        time[v], back[v], lost[v], cause[v] = first, end, hours, edge
-    return Outage(time=time, back=back, lost=lost, cause=cause)
+    """:func:`simulate` as an :class:`Outage`."""
+    events = simulate(graph, recovery, horizon, disrupted)
+    rows = list(events.values())
+    return Outage(
+        graph.n,
+        np.fromiter(events, dtype=np.int64, count=len(rows)),
+        np.array([r[0] for r in rows], dtype=np.float64),
+        np.array([r[1] for r in rows], dtype=np.float64),
+        np.array([r[2] for r in rows], dtype=np.float64),
+        np.array([r[3] for r in rows], dtype=np.int64),
+    )
 
 
 # ---- the public entry point ----------------------------------------------------------------------------
@@ -448,11 +417,18 @@ def cascade(
     return report(graph, tuple(names), horizon, result)
 
 
+def twins_down(graph: DependencyGraph, result: Outage, horizon: float) -> tuple[Ints, Floats, Floats, Floats]:
+    """The twins whose output node is down within the horizon: (twins ascending, time, back, hours lost)."""
+    time, back, lost, _ = result.values
+    twins = graph.owner[result.down]
+    mine = (_outputs(graph)[twins] == result.down) & (time <= horizon)
+    return twins[mine], time[mine], back[mine], lost[mine]
+
+
 def value_at_risk(graph: DependencyGraph, result: Outage, horizon: float) -> tuple[Floats, Floats]:
-    """Per twin: order value down by the horizon, and revenue lost within it (on its output node)."""
-    out = _outputs(graph)
-    hit = result.time[out] <= horizon
-    return np.where(hit, graph.lump[: graph.n_twins], 0.0), graph.rate[: graph.n_twins] * result.lost[out]
+    """Per twin down within the horizon (as :func:`twins_down` orders them): order value, revenue lost."""
+    twins, _, _, lost = twins_down(graph, result, horizon)
+    return graph.lump[twins], graph.rate[twins] * lost
 
 
 def _outputs(graph: DependencyGraph) -> Ints:
@@ -463,27 +439,32 @@ def _outputs(graph: DependencyGraph) -> Ints:
     return cached
 
 
+def _hierarchy_parents(graph: DependencyGraph, children: Ints) -> tuple[Ints, Ints]:
+    """(parent, child) for every hierarchy edge between twins into ``children``, by the in-edge index."""
+    start, end = graph.in_indptr[children], graph.in_indptr[children + 1]
+    counts = end - start
+    offsets = np.repeat(start - (np.cumsum(counts) - counts), counts)
+    edges = graph.in_edges[np.arange(int(counts.sum())) + offsets]
+    child = np.repeat(children, counts)
+    parent = graph.edge_source[edges]
+    keep = graph.hierarchy[edges] & (parent < graph.n_twins)
+    return parent[keep], child[keep]
+
+
 def report(graph: DependencyGraph, failed: tuple[str, ...], horizon: float, result: Outage) -> CascadeResult:
-    """Impacts, explanations, roll-ups and value at risk from per-node outage arrays."""
+    """Impacts, explanations, roll-ups and value at risk: work in proportion to the twins down."""
     out = _outputs(graph)
-    lumps, revenue = value_at_risk(graph, result, horizon)
+    hit, hit_time, hit_back, lost = twins_down(graph, result, horizon)
+    lumps, revenue = graph.lump[hit], graph.rate[hit] * lost
     value = lumps + revenue
     failed_set = {graph.index(name) for name in failed}
-    twin_time = result.time[out]
-    hit = np.flatnonzero(twin_time <= horizon)
     impacts: list[Impact] = []
-    categories = graph.category.tolist()
-    for i, t, back, v in zip(
-        hit.tolist(),
-        twin_time[hit].tolist(),
-        result.back[out[hit]].tolist(),
-        value[hit].tolist(),
-        strict=True,
-    ):
+    categories = graph.category
+    for i, t, back, v in zip(hit.tolist(), hit_time.tolist(), hit_back.tolist(), value.tolist(), strict=True):
         impacts.append(
             Impact(
                 twin=graph.ids[i],
-                category=CATEGORIES[categories[i]],
+                category=CATEGORIES[int(categories[i])],
                 state="failed" if i in failed_set else "stopped",
                 time=t,
                 recovered=back if back <= horizon else None,
@@ -492,16 +473,12 @@ def report(graph: DependencyGraph, failed: tuple[str, ...], horizon: float, resu
             )
         )
     # degraded: a rolled-up parent not stopped, with a production child (not a sensor) down
-    hier = graph.hierarchy & (graph.edge_source < graph.n_twins) & (graph.targets < graph.n_twins)
-    parent, child = graph.edge_source[hier], graph.targets[hier]
-    down = (
-        (graph.rollup[parent] >= 0)
-        & ~(twin_time[parent] <= horizon)
-        & (twin_time[child] <= horizon)
-        & (graph.category[child] != CATEGORIES.index("Sensor"))
-    )
+    production = hit[graph.category[hit] != CATEGORIES.index("Sensor")]
+    parent, child = _hierarchy_parents(graph, production)
+    down = (graph.rollup[parent] >= 0) & ~np.isin(parent, hit)
     parent, child = parent[down], child[down]
-    order = np.lexsort((child, twin_time[child], parent))
+    child_time = hit_time[np.searchsorted(hit, child)]
+    order = np.lexsort((child, child_time, parent))
     parent, child = parent[order], child[order]
     first = np.ones(len(parent), dtype=bool)
     first[1:] = parent[1:] != parent[:-1]
@@ -509,7 +486,7 @@ def report(graph: DependencyGraph, failed: tuple[str, ...], horizon: float, resu
         impacts.append(
             Impact(
                 twin=graph.ids[p],
-                category=CATEGORIES[categories[p]],
+                category=CATEGORIES[int(categories[p])],
                 state="degraded",
                 time=math.inf,
                 recovered=None,
@@ -518,17 +495,20 @@ def report(graph: DependencyGraph, failed: tuple[str, ...], horizon: float, resu
             )
         )
     impacts.sort(key=lambda i: (i.time, i.twin))
-    customers: dict[str, float] = {}
-    for i, customer in graph.customer.items():
-        if lumps[i] > 0:
-            customers[customer] = customers.get(customer, 0.0) + float(lumps[i])
+    per_customer: dict[str, list[float]] = {}
+    for i, lump in zip(hit.tolist(), lumps.tolist(), strict=True):
+        customer = graph.customer.get(i)
+        if customer is not None and lump > 0:
+            per_customer.setdefault(customer, []).append(lump)
+    customers = {c: math.fsum(values) for c, values in per_customer.items()}
+    # sums exact (math.fsum): the same twins down give the same figures, whatever the order they came in
     return CascadeResult(
         failed=failed,
         horizon=horizon,
         impacts=impacts,
-        value_at_risk=float(value.sum()),
-        order_value=float(lumps.sum()),
-        revenue=float(revenue.sum()),
+        value_at_risk=math.fsum(value.tolist()),
+        order_value=math.fsum(lumps.tolist()),
+        revenue=math.fsum(revenue.tolist()),
         customers=dict(sorted(customers.items(), key=lambda kv: (-kv[1], kv[0]))),
     )
 
@@ -543,7 +523,7 @@ def explain(graph: DependencyGraph, result: Outage, node: int) -> tuple[Step, ..
     seen: set[int] = set()
     while node >= 0 and node not in seen:
         seen.add(node)
-        edge = int(result.cause[node])
+        time, edge = result.at(node)
         owner = int(graph.owner[node])
         if edge < 0:
             via = ""
@@ -551,7 +531,7 @@ def explain(graph: DependencyGraph, result: Outage, node: int) -> tuple[Step, ..
             via = "roll-up"
         else:
             via = graph.names[int(graph.edge_name[edge])] or KINDS[int(graph.edge_kind[edge])]
-        step = Step(graph.ids[owner], float(result.time[node]), via)
+        step = Step(graph.ids[owner], time, via)
         if steps and steps[-1].twin == step.twin:
             steps[-1] = Step(step.twin, steps[-1].time, step.via)  # a twin and its roll-up: one step
         else:

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from dtgraph.cascade.deterministic import DEFAULT_HORIZON, Outage, outage, reachable, value_at_risk
+from dtgraph.cascade.deterministic import DEFAULT_HORIZON, Outage, outage, reachable, twins_down
 from dtgraph.cascade.snapshot import CATEGORIES, DependencyGraph, Floats, Ints
 
 __all__ = ["HOURS_PER_YEAR", "MAX_SAMPLES", "Hit", "MonteCarloResult", "monte_carlo", "reachable"]
@@ -124,7 +124,6 @@ def monte_carlo(
     recovery[:, np.isnan(means)] = np.inf
     cut = rng.random((samples, len(links))) < p_link
 
-    out = np.where(graph.rollup >= 0, graph.rollup, np.arange(graph.n_twins))
     hit_count = np.zeros(graph.n_twins, dtype=np.int64)
     time_sum = np.zeros(graph.n_twins)
     values = np.zeros(samples)
@@ -137,10 +136,9 @@ def monte_carlo(
             result: Outage = outage(
                 graph, dict(zip(nodes, recovery[s].tolist(), strict=True)), horizon, links[cut[s]]
             )
-            twin_time = result.time[out]
-            hit = np.flatnonzero(twin_time <= horizon)
-            lumps, revenue = value_at_risk(graph, result, horizon)
-            cached = (hit, twin_time[hit], float(lumps.sum() + revenue.sum()))
+            hit, times, _, lost = twins_down(graph, result, horizon)
+            lumps, revenue = graph.lump[hit], graph.rate[hit] * lost
+            cached = (hit, times, math.fsum([*lumps.tolist(), *revenue.tolist()]))
             if key is not None:
                 memo[key] = cached
         hit, times, value = cached

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dtgraph.cascade import cascade, from_networkx
 from dtgraph.cascade.deterministic import failure_times, outage
+from dtgraph.cascade.snapshot import CATEGORIES
 from tests.cascade.helpers import graph, times_by_twin
+from tests.cascade.test_reference import graphs
 
 
 def run(g, failed, horizon=1000.0, recovery=False):
@@ -212,3 +217,48 @@ def test_errors_name_the_problem():
         cascade(dg, ["m0"], horizon=0)
     with pytest.raises(ValueError, match="at least one"):
         cascade(dg, [])
+
+
+# ---- the report works on the twins down only: against the same sums over arrays of every twin -----------
+
+
+def _dense_report(dg, failed, horizon, recovery):
+    """What the report said when it worked over arrays of every twin: impacts and sums, plainly."""
+    nodes = [dg.index(f) for f in failed]
+    if recovery:
+        result = outage(
+            dg,
+            {v: float(dg.recovery[v]) if not math.isnan(dg.recovery[v]) else math.inf for v in nodes},
+            horizon,
+        )
+    else:
+        result = failure_times(dg, nodes, horizon)
+    out = np.array([dg.output(i) for i in range(dg.n_twins)])
+    time, lost = result.time[out], result.lost[out]
+    hit = time <= horizon
+    lumps = np.where(hit, dg.lump[: dg.n_twins], 0.0)
+    revenue = dg.rate[: dg.n_twins] * lost
+    impacts = {
+        (dg.ids[i], "failed" if i in nodes else "stopped", time[i], lumps[i] + revenue[i])
+        for i in np.flatnonzero(hit)
+    }
+    hier = dg.hierarchy & (dg.edge_source < dg.n_twins) & (dg.targets < dg.n_twins)
+    for p, c in zip(dg.edge_source[hier], dg.targets[hier], strict=True):
+        if dg.rollup[p] >= 0 and not hit[p] and hit[c] and dg.category[c] != CATEGORIES.index("Sensor"):
+            impacts.add((dg.ids[p], "degraded", math.inf, 0.0))
+    return impacts, math.fsum(lumps + revenue), math.fsum(lumps), math.fsum(revenue)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(graphs(), st.sampled_from([3.0, 7.0, 100.0]), st.booleans())
+def test_report_matches_sums_over_every_twin(case, horizon, recovery):
+    g, failed = case
+    for node, data in g.nodes(data=True):
+        data["value"] = 10.0 if node.endswith("1") else 0.0
+    dg = from_networkx(g)
+    result = cascade(dg, failed, horizon=horizon, recovery=recovery)
+    impacts, total, orders, revenue = _dense_report(dg, failed, horizon, recovery)
+    assert {(i.twin, i.state, i.time, i.value) for i in result.impacts} == impacts
+    assert (result.value_at_risk, result.order_value, result.revenue) == (total, orders, revenue)
+    for i in result.impacts:
+        assert i.chain[-1].twin == i.twin or i.state == "degraded"
