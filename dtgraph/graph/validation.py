@@ -120,11 +120,73 @@ def _always(_value: Any) -> bool:
     return True
 
 
+def _number(v: Any) -> bool:
+    t = type(v)
+    return t is int or (t is float and v - v == 0)  # finite: inf - inf and NaN - NaN are NaN
+
+
+def _boolean(v: Any) -> bool:
+    return type(v) is bool
+
+
+def _string(v: Any) -> bool:
+    return type(v) is str
+
+
+def _integer(low: int, high: int) -> Callable[[Any], bool]:
+    return lambda v: type(v) is int and low <= v <= high
+
+
+_PRIMITIVE: dict[str, Callable[[Any], bool]] = {
+    "boolean": _boolean,
+    "double": _number,
+    "float": _number,
+    "string": _string,
+    "byte": _integer(-(2**7), 2**7 - 1),
+    "short": _integer(-(2**15), 2**15 - 1),
+    "integer": _integer(-(2**31), 2**31 - 1),
+    "long": _integer(-(2**63), 2**63 - 1),
+    "unsignedByte": _integer(0, 2**8 - 1),
+    "unsignedShort": _integer(0, 2**16 - 1),
+    "unsignedInteger": _integer(0, 2**32 - 1),
+    "unsignedLong": _integer(0, 2**64 - 1),
+}
+
+
 def _value_check(schema: Any) -> Callable[[Any], bool]:
+    """A predicate that is True only for values ``value_issues`` accepts: direct checks for the usual
+    DTDL schemas (one call a value), the compiled fast check or jsonschema for the others."""
     if schema is None:
         return _always
+    direct = _direct_check(schema)
+    if direct is not None:
+        return direct
     check = fast_check(schema)
     return check if check is not None else (lambda v: not value_issues(v, schema))
+
+
+def _direct_check(schema: Any) -> Callable[[Any], bool] | None:
+    if schema.is_primitive:
+        return _PRIMITIVE.get(schema.kind)
+    if schema.kind == "Enum" and schema.value_schema in ("string", "integer"):
+        kind = str if schema.value_schema == "string" else int
+        values = frozenset(e.value for e in schema.enum_values if type(e.value) is kind)
+        return lambda v: type(v) is kind and v in values
+    if schema.kind == "Object":
+        fields = {f.name: _value_check(f.schema) for f in schema.fields if f.schema is not None}
+        required = tuple(f.name for f in schema.fields if "Required" in f.cotypes)
+
+        def valid(v: Any) -> bool:
+            if type(v) is not dict:
+                return False
+            for name, value in v.items():
+                check = fields.get(name)
+                if check is None or not check(value):
+                    return False
+            return all(name in v for name in required)
+
+        return valid
+    return None
 
 
 @lru_cache(maxsize=4096)  # Interfaces hash by identity; one belongs to one model set

@@ -77,6 +77,7 @@ import orjson
 
 from dtgraph.dtdl import DtdlError, parse
 from dtgraph.graph.records import Relationship, RelationshipKey, Twin
+from dtgraph.stores._packed import PackedRelationship, PackedTwin, pack
 from dtgraph.stores.base import Batch, Capabilities, Change, Direction, Filter, Page, Store
 from dtgraph.stores.errors import StoreCorrupted, StoreError, UnsupportedOperation
 
@@ -91,7 +92,6 @@ MAX_PAGE = 1000  # the most twins one query_twins page returns, whatever limit a
 _HEADER = b"dtgraph journal 1\n"
 _MAGIC = b"DTJ1"
 _FRAME = struct.Struct(">4sII")  # magic, payload length, crc32 of the payload
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
 def _utcnow() -> datetime:
@@ -127,10 +127,12 @@ class MemoryStore(Store):
     ) -> None:
         self._lock = threading.RLock()
         self._graph: nx.MultiDiGraph[str] = nx.MultiDiGraph()
-        # twin id -> {"twin": Twin}: networkx's own node dict, read directly on the hot paths (a NodeView
-        # lookup costs a Python call; networkx's algorithms use G._node the same way)
+        # twin id -> {"twin": PackedTwin}: networkx's own node dict, read directly on the hot paths (a
+        # NodeView lookup costs a Python call; networkx's algorithms use G._node the same way)
         self._nodes: dict[str, dict[str, Any]] = self._graph._node  # type: ignore[attr-defined]
-        self._rels: dict[RelationshipKey, Relationship] = {}
+        self._succ: dict[str, dict[str, dict[str, Any]]] = self._graph._succ  # type: ignore[attr-defined]
+        self._pred: dict[str, dict[str, dict[str, Any]]] = self._graph._pred  # type: ignore[attr-defined]
+        self._rels: dict[RelationshipKey, PackedRelationship] = {}
         self._models: dict[str, dict[str, Any]] = {}
         self._subtypes: dict[str, tuple[str, ...]] = {}  # model -> itself and its descendants
         self._model_set: Callable[[str], list[str]] | None = None  # descendants, from the parsed models
@@ -158,9 +160,14 @@ class MemoryStore(Store):
                 if collecting:
                     gc.enable()
 
-    def _edges(self, twin_id: str, direction: str) -> Iterable[tuple[str, str, Relationship]]:
-        edges = self._graph.out_edges if direction == "out" else self._graph.in_edges
-        return edges(twin_id, data="rel")
+    def _edges(self, twin_id: str, direction: str) -> list[PackedRelationship]:
+        """The relationships out of or into a twin: each edge's key is its relationship id, and the
+        record is in the index by (source, id) (edges carry no attributes: a dict each would cost
+        120 bytes more a relationship)."""
+        rels = self._rels
+        if direction == "out":
+            return [rels[twin_id, key] for keys in self._succ[twin_id].values() for key in keys]
+        return [rels[source, key] for source, keys in self._pred[twin_id].items() for key in keys]
 
     @property
     def capabilities(self) -> Capabilities:  # persistence depends on the path given
@@ -180,7 +187,7 @@ class MemoryStore(Store):
             if self._journal is None:
                 self._commit(entry)
                 return
-            end = self._journal.append(_encode(batch, time))
+            end = self._journal.append(_encode(entry))
             try:
                 self._commit(entry)
             except BaseException:
@@ -216,7 +223,7 @@ class MemoryStore(Store):
                     continue
                 entry = self._plan(batch, time)
                 if journal is not None:
-                    journal.append(_encode(batch, time, group=group, part=len(done) + 1))
+                    journal.append(_encode(entry, group=group, part=len(done) + 1))
                 done.append((entry, self._change(entry)))
                 written += batch.size
             if journal is not None and done:
@@ -253,9 +260,7 @@ class MemoryStore(Store):
         twins = {t.id: t for t in batch.twins}
         delete_rels = dict.fromkeys(k for k in batch.delete_relationships if k in self._rels)
         for twin_id in delete_twins:
-            for _, _, rel in self._edges(twin_id, "in"):
-                delete_rels[rel.key] = None
-            for _, _, rel in self._edges(twin_id, "out"):
+            for rel in (*self._edges(twin_id, "in"), *self._edges(twin_id, "out")):
                 delete_rels[rel.key] = None
         rels = {r.key: r for r in batch.relationships}
         missing = [
@@ -271,13 +276,39 @@ class MemoryStore(Store):
                 + "; ".join(missing[:5])
                 + more
             )
+        # packed, with one string object per id, model and relationship name however often they recur
+        # (a million twins hold ten million references to strings)
+        shared, stored_rels = self._shared, self._rels
+        packed: dict[str, PackedTwin] = {}
+        for twin_id, twin in twins.items():
+            data = nodes.get(twin_id)
+            packed[twin_id] = PackedTwin(
+                data["twin"].id if data is not None else twin_id, shared(twin.model), pack(twin.properties)
+            )
+
+        def end(twin_id: str) -> str:
+            found = packed.get(twin_id)
+            return found.id if found is not None else str(nodes[twin_id]["twin"].id)
+
+        packed_rels: list[PackedRelationship] = []
+        for key, record in rels.items():
+            old = stored_rels.get(key)
+            packed_rels.append(
+                PackedRelationship(
+                    old.id if old is not None else record.id,
+                    end(record.source),
+                    end(record.target),
+                    shared(record.name),
+                    pack(record.properties),
+                )
+            )
         return _Entry(
             time,
             tuple(models.values()),
             tuple(dict.fromkeys(m for m in batch.delete_models if m in self._models and m not in models)),
-            tuple(twins.values()),
+            tuple(packed.values()),
             tuple(delete_twins),
-            tuple(rels.values()),
+            tuple(packed_rels),
             tuple(delete_rels),
         )
 
@@ -347,57 +378,38 @@ class MemoryStore(Store):
 
     # --- the graph and its indexes ------------------------------------------------------------------
 
-    def _twin(self, twin_id: str) -> Twin | None:
-        data = self._nodes.get(twin_id)
-        return None if data is None else data["twin"]
-
     def _shared(self, value: str) -> str:
         return self._strings.setdefault(value, value)
 
-    def _put_twin(self, twin: Twin) -> None:
-        # Records are immutable values, so swapping a field for an equal, shared object changes nothing
-        # any holder can see; with a million twins it saves a string per id and model and a dict per
-        # empty property set (journal replay would otherwise make one of each per record).
+    def _put_twin(self, twin: PackedTwin) -> None:
         data = self._nodes.get(twin.id)
-        _share(twin, "model", self._shared(twin.model))
         if data is None:
             self._graph.add_node(twin.id, twin=twin)
             self._all.add(twin.id)
             self._by_model.setdefault(twin.model, _SortedIds()).add(twin.id)
             return
-        old: Twin = data["twin"]
-        _share(twin, "id", old.id)
+        old: PackedTwin = data["twin"]
         data["twin"] = twin
         if old.model != twin.model:
             self._by_model[old.model].discard(twin.id)
             self._by_model.setdefault(twin.model, _SortedIds()).add(twin.id)
 
     def _remove_twin(self, twin_id: str) -> None:
-        twin: Twin = self._nodes[twin_id]["twin"]
-        for _, _, rel in [
-            *self._graph.in_edges(twin_id, data="rel"),
-            *self._graph.out_edges(twin_id, data="rel"),
-        ]:
+        twin: PackedTwin = self._nodes[twin_id]["twin"]
+        for rel in (*self._edges(twin_id, "in"), *self._edges(twin_id, "out")):
             self._rels.pop(rel.key, None)
         self._graph.remove_node(twin_id)
         self._all.discard(twin_id)
         self._by_model[twin.model].discard(twin_id)
 
-    def _put_relationship(self, rel: Relationship) -> None:
-        source, target = self._twin(rel.source), self._twin(rel.target)
-        assert source is not None and target is not None  # checked by _plan
-        _share(rel, "source", source.id)
-        _share(rel, "target", target.id)
-        _share(rel, "name", self._shared(rel.name))
+    def _put_relationship(self, rel: PackedRelationship) -> None:
         old = self._rels.get(rel.key)
         if old is not None:
-            _share(rel, "id", old.id)
             if old.target == rel.target:
-                self._graph.edges[rel.source, rel.target, rel.id]["rel"] = rel
                 self._rels[rel.key] = rel
                 return
             self._remove_relationship(old.key)
-        self._graph.add_edge(rel.source, rel.target, key=rel.id, rel=rel)
+        self._graph.add_edge(rel.source, rel.target, key=rel.id)
         self._rels[rel.key] = rel
 
     def _remove_relationship(self, key: RelationshipKey) -> None:
@@ -422,12 +434,12 @@ class MemoryStore(Store):
     def get_twins(self, ids: Iterable[str]) -> dict[str, Twin]:
         with self._lock:
             nodes = self._nodes
-            return {i: nodes[i]["twin"] for i in ids if i in nodes}
+            return {i: nodes[i]["twin"].unpack() for i in ids if i in nodes}
 
     def get_relationships(self, keys: Iterable[RelationshipKey]) -> dict[RelationshipKey, Relationship]:
         with self._lock:
             rels = self._rels
-            return {k: rels[k] for k in keys if k in rels}
+            return {k: rels[k].unpack() for k in keys if k in rels}
 
     def relationships(
         self, twin_ids: Iterable[str], *, name: str | None = None, direction: Direction = "out"
@@ -439,19 +451,17 @@ class MemoryStore(Store):
             for twin_id in twin_ids:
                 if twin_id not in self._nodes or twin_id in found:
                     continue
-                rels: list[Relationship] = []
+                rels: list[PackedRelationship] = []
                 if direction != "in":
-                    rels.extend(r for _, _, r in self._edges(twin_id, "out"))
+                    rels.extend(self._edges(twin_id, "out"))
                 if direction != "out":  # a loop is both out and in: "both" lists it once
                     rels.extend(
-                        r
-                        for _, _, r in self._edges(twin_id, "in")
-                        if direction == "in" or r.source != twin_id
+                        r for r in self._edges(twin_id, "in") if direction == "in" or r.source != twin_id
                     )
                 if name is not None:
                     rels = [r for r in rels if r.name == name]
                 rels.sort(key=_by_key)
-                found[twin_id] = rels
+                found[twin_id] = [r.unpack() for r in rels]
         return found
 
     def query_twins(
@@ -479,7 +489,8 @@ class MemoryStore(Store):
             nodes = self._nodes
             found: list[Twin] = []
             for twin_id in heapq.merge(*tails):
-                twin: Twin = nodes[twin_id]["twin"]
+                packed: PackedTwin = nodes[twin_id]["twin"]
+                twin = packed.unpack()
                 if all(f.matches(twin.properties) for f in where):
                     found.append(twin)
                     if len(found) > limit:
@@ -488,10 +499,12 @@ class MemoryStore(Store):
 
     def snapshot(self) -> Iterator[Twin | Relationship]:
         with self._lock:  # copy the references so that writers need not wait for the reader
-            twins: list[Twin] = [data["twin"] for data in self._nodes.values()]
+            twins: list[PackedTwin] = [data["twin"] for data in self._nodes.values()]
             rels = list(self._rels.values())
-        yield from twins
-        yield from rels
+        for twin in twins:
+            yield twin.unpack()
+        for rel in rels:
+            yield rel.unpack()
 
     def counts(self) -> dict[str, int]:
         with self._lock:
@@ -524,10 +537,12 @@ class MemoryStore(Store):
                 if twin_id in entry.delete_twins:
                     changes.append(Change(time, "delete", twin_id=twin_id))
                 changes.extend(
-                    Change(time, "upsert", twin=t, twin_id=t.id) for t in entry.twins if t.id == twin_id
+                    Change(time, "upsert", twin=t.unpack(), twin_id=t.id)
+                    for t in entry.twins
+                    if t.id == twin_id
                 )
                 changes.extend(
-                    Change(time, "upsert", relationship=r, relationship_key=r.key)
+                    Change(time, "upsert", relationship=r.unpack(), relationship_key=r.key)
                     for r in entry.relationships
                     if r.source == twin_id
                 )
@@ -594,14 +609,8 @@ def _index_changes(touched: dict[str, list[int]], position: int, entry: _Entry) 
         touched.setdefault(twin_id, []).append(position)
 
 
-def _by_key(rel: Relationship) -> RelationshipKey:
+def _by_key(rel: PackedRelationship) -> RelationshipKey:
     return rel.source, rel.id
-
-
-def _share(record: Twin | Relationship, field: str, value: object) -> None:
-    object.__setattr__(record, field, value)
-    if not record.properties and record.properties is not _EMPTY:
-        object.__setattr__(record, "properties", _EMPTY)
 
 
 def _descendants_of(documents: list[dict[str, Any]]) -> Callable[[str], list[str]]:
@@ -644,9 +653,9 @@ class _Entry:
     time: datetime
     models: tuple[dict[str, Any], ...]
     delete_models: tuple[str, ...]
-    twins: tuple[Twin, ...]
+    twins: tuple[PackedTwin, ...]
     delete_twins: tuple[str, ...]
-    relationships: tuple[Relationship, ...]
+    relationships: tuple[PackedRelationship, ...]
     delete_relationships: tuple[RelationshipKey, ...]
 
 
@@ -654,8 +663,8 @@ class _Entry:
 class _Undo:
     """What a change replaced: enough to put back the state before it."""
 
-    twins: dict[str, Twin]  # the twins it replaced or deleted
-    rels: dict[RelationshipKey, Relationship]  # the relationships it replaced or deleted
+    twins: dict[str, PackedTwin]  # the twins it replaced or deleted
+    rels: dict[RelationshipKey, PackedRelationship]  # the relationships it replaced or deleted
     models: dict[str, dict[str, Any]] | None  # every model before it, if it changed models
 
 
@@ -846,40 +855,22 @@ def _fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
-def _encode(batch: Batch, time: datetime, *, group: str | None = None, part: int = 0) -> bytes:
-    record: dict[str, Any] = {"time": time.isoformat()}
+def _encode(entry: _Entry, *, group: str | None = None, part: int = 0) -> bytes:
+    record: dict[str, Any] = {"time": entry.time.isoformat()}
     if group is not None:
         record.update(group=group, part=part)
     members: dict[str, list[Any]] = {
-        "models": list(batch.models),
-        "delete_models": list(batch.delete_models),
-        "twins": [[t.id, t.model, t.properties] for t in batch.twins],
-        "delete_twins": list(batch.delete_twins),
-        "relationships": [[r.id, r.source, r.target, r.name, r.properties] for r in batch.relationships],
-        "delete_relationships": [list(k) for k in batch.delete_relationships],
+        "models": [orjson.Fragment(pack(m)) for m in entry.models],
+        "delete_models": list(entry.delete_models),
+        "twins": [[t.id, t.model, orjson.Fragment(t.properties)] for t in entry.twins],
+        "delete_twins": list(entry.delete_twins),
+        "relationships": [
+            [r.id, r.source, r.target, r.name, orjson.Fragment(r.properties)] for r in entry.relationships
+        ],
+        "delete_relationships": [list(k) for k in entry.delete_relationships],
     }
     record.update((k, v) for k, v in members.items() if v)
-    return _dumps(record)
-
-
-_ORJSON = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
-
-
-def _dumps(record: Any) -> bytes:
-    # orjson is ~10x faster than the json module. It writes non-finite floats as null, so a payload
-    # holding null (never valid in a DTDL value) takes the json module's path, which keeps NaN as it
-    # was; integers beyond 64 bits are refused, as Neo4j refuses them (orjson would read them back as
-    # floats)
-    try:
-        payload = orjson.dumps(record, default=_json_default, option=_ORJSON)
-    except TypeError as exc:
-        raise StoreError(f"the batch cannot be written as JSON; nothing was changed: {exc}") from exc
-    if b"null" not in payload:
-        return payload
-    try:
-        return json.dumps(record, separators=(",", ":"), ensure_ascii=False, default=_json_default).encode()
-    except (TypeError, ValueError) as exc:
-        raise StoreError(f"the batch cannot be written as JSON; nothing was changed: {exc}") from exc
+    return orjson.dumps(record)  # every value a user gave is packed already, exactly (see pack)
 
 
 def _loads(payload: bytes) -> Any:
@@ -887,14 +878,6 @@ def _loads(payload: bytes) -> Any:
         return orjson.loads(payload)
     except orjson.JSONDecodeError:  # NaN and infinities, written by the json module
         return json.loads(payload)
-
-
-def _json_default(value: object) -> object:
-    if isinstance(value, Mapping):
-        return dict(value)
-    if isinstance(value, tuple):
-        return list(value)
-    raise TypeError(f"{type(value).__name__} is not a JSON value: {value!r}")
 
 
 def _commit_frame(group: str, parts: int) -> bytes:
