@@ -24,7 +24,7 @@ from strawberry.schema.schema_converter import GraphQLCoreConverter
 
 from dtgraph.api.context import ApiContext, require
 from dtgraph.api.errors import BAD_USER_INPUT, UNKNOWN_MODEL, UNSUPPORTED, ApiError
-from dtgraph.api.loaders import Loaders, blocking
+from dtgraph.api.loaders import Loaders, blocking, read
 from dtgraph.api.names import RESERVED_TYPES, Names
 from dtgraph.dtdl import Command, Component, Interface, ModelSet, Property, Telemetry
 from dtgraph.dtdl import Content as DtdlContent
@@ -598,7 +598,8 @@ async def fetch_page(
     ctx = context(info)
     limit = page_size(info, first)
     start = decode_cursor(after) if after is not None else None
-    page = await blocking(
+    page = await read(
+        ctx.store,
         ctx.store.query_twins,
         model,
         include_subtypes=include_subtypes,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -167,6 +168,11 @@ class InstrumentedStore(Store):
     @property
     def capabilities(self) -> Capabilities:
         return self.inner.capabilities
+
+    @contextmanager
+    def immediate_reads(self) -> Iterator[bool]:
+        with self.inner.immediate_reads() as now:
+            yield now
 
     def apply(self, batch: Batch) -> None:
         with self._metrics.timed("apply"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -212,6 +213,16 @@ class Store(ABC):
 
     def close(self) -> None:  # noqa: B027 - stores without resources need nothing here
         """Release connections and files."""
+
+    @contextmanager
+    def immediate_reads(self) -> Iterator[bool]:
+        """Whether reads answer now in the calling thread, waiting on no I/O and no writer, until the
+        block ends: then an asyncio server calls them on its event loop instead of a worker thread.
+
+        False here; an in-memory store says True while no writer holds it (and keeps writers out
+        until the block ends).
+        """
+        yield False
 
     # --- optional capabilities ---------------------------------------------------------------
 

@@ -66,6 +66,7 @@ import uuid
 import zlib
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -426,6 +427,16 @@ class MemoryStore(Store):
         return found
 
     # --- reads -------------------------------------------------------------------------------------
+
+    @contextmanager
+    def immediate_reads(self) -> Iterator[bool]:
+        """True unless a writer (a batch, a stream) holds the store; it is then held until the block ends."""
+        acquired = self._lock.acquire(blocking=False)
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                self._lock.release()
 
     def model_documents(self) -> list[dict[str, Any]]:
         with self._lock:

@@ -6,6 +6,8 @@ returns with a plain Python filter over the same twins.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -464,6 +466,34 @@ def test_counts(store: Store) -> None:
     assert store.counts() == {"models": 0, "twins": 0, "relationships": 0}
     plant(store)
     assert store.counts() == {"models": 5, "twins": 7, "relationships": 10}
+
+
+# --- reads on the caller's thread ----------------------------------------------------------------------
+
+
+def test_immediate_reads_answer_as_usual_and_never_while_a_writer_holds_the_store(store: Store) -> None:
+    plant(store)
+    with store.immediate_reads() as now:
+        assert isinstance(now, bool)
+        inside = store.get_twins(["m1", "nope"]), store.relationships(["m1"], name="feeds")
+    assert inside == (store.get_twins(["m1", "nope"]), store.relationships(["m1"], name="feeds"))
+    writing, go_on = threading.Event(), threading.Event()
+
+    def parts() -> Iterator[Batch]:
+        yield Batch(twins=[Twin("x1", ASSET, {"name": "late"})])
+        writing.set()
+        go_on.wait(60)
+
+    writer = threading.Thread(target=store.apply_stream, args=(parts(),))
+    writer.start()
+    try:
+        assert writing.wait(60)
+        with store.immediate_reads() as now:
+            assert not now
+    finally:
+        go_on.set()
+        writer.join(60)
+    assert store.get_twin("x1") == Twin("x1", ASSET, {"name": "late"})
 
 
 # --- property tests against the reference --------------------------------------------------------------

@@ -743,3 +743,22 @@ def test_replay_rebuilds_the_same_state_and_history(tmp_path: Path, batches: lis
     with MemoryStore(directory) as store:
         assert isinstance(store, MemoryStore)
         assert (state(store), [store.history(i) for i in "abcde"]) == expected
+
+
+def test_immediate_reads_hold_writers_off_until_the_block_ends() -> None:
+    store = MemoryStore()
+    store.apply(Batch(models=MODELS))
+    applied = threading.Event()
+
+    def write() -> None:
+        store.apply(Batch(twins=[Twin("x1", ASSET, {"name": "late"})]))
+        applied.set()
+
+    with store.immediate_reads() as now:
+        assert now
+        writer = threading.Thread(target=write)
+        writer.start()
+        assert not applied.wait(0.2)  # the writer waits for the block
+        assert store.get_twin("x1") is None
+    writer.join(30)
+    assert applied.is_set() and store.get_twin("x1") is not None
