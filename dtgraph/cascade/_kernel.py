@@ -112,7 +112,7 @@ class Kernel:
         need = np.where(fail_at > 1, fail_at, 0)
         return cls(
             indptr=np.concatenate(([0], np.cumsum(counts))).astype(np.int64),
-            targets=target.astype(np.int64),
+            targets=target.astype(np.int32),
             edge=edge.astype(np.int64),
             weight=lead + np.where(hierarchy, 0.0, buffer[target]),
             single=hierarchy | (fail_at[target] == 1),
@@ -145,8 +145,8 @@ class Kernel:
         self, s: Scratch, sources: Ints, starts: Floats, horizon: float = np.inf
     ) -> tuple[Ints, Floats, Ints]:
         """Nodes down within ``horizon`` when ``sources`` fail at ``starts``: (nodes, times, causes)."""
-        m = _spread(*self._args(), *s.state(), sources, starts, horizon)
-        nodes = s.touched[:m].copy()
+        m = _spread(*self._args(), *s.state(), sources, starts, horizon, True)
+        nodes = s.touched[:m].astype(np.int64)
         times, causes = s.best[nodes], s.cause[nodes]
         _reset(*s.state(), m)
         down = (times <= horizon) & (times < np.inf)
@@ -226,16 +226,17 @@ def _chunks(sources: int) -> int:
 
 
 def _new_state(n: int, slots: int) -> tuple[Any, ...]:
+    # 32-bit node numbers where they are many: half the memory a cascade walks through
     return (
         np.full(n, np.inf),
-        np.full(n, -1, dtype=np.int64),
-        np.zeros(n, dtype=np.int64),
+        np.full(n, -1, dtype=np.int32),
+        np.zeros(n, dtype=np.int32),
         np.full(n, -1, dtype=np.int64),
         np.empty(slots),
         np.empty(slots, dtype=np.int64),
-        np.empty(n, dtype=np.int64),
+        np.empty(n, dtype=np.int32),
         np.empty(n),
-        np.empty(n, dtype=np.int64),
+        np.empty(n, dtype=np.int32),
     )
 
 
@@ -310,6 +311,7 @@ def _spread(
     sources: Any,
     starts: Any,
     horizon: float,
+    causes: bool,
 ) -> int:
     """Spread from ``sources`` failing at ``starts``; return how many nodes it touched (``touched[:m]``)."""
     m = 0
@@ -392,7 +394,8 @@ def _spread(
                 if arrive >= best[w]:
                     continue
                 best[w] = arrive
-                cause[w] = slot_edge[base]
+                if causes:
+                    cause[w] = slot_edge[base]
                 if not dead[w]:
                     if where[w] < 0:
                         where[w] = size
@@ -400,7 +403,8 @@ def _spread(
                     _sift_up(queue, queue_t, where, where[w], w, arrive)
                 continue
             best[w] = arrive
-            cause[w] = edge[e]
+            if causes:
+                cause[w] = edge[e]
             if not dead[w]:
                 if where[w] < 0:
                     where[w] = size
@@ -533,6 +537,7 @@ def _rank(
                 one,
                 zero,
                 np.inf,
+                False,
             )
             if goal >= 0:
                 stops[i] = 1 if best[goal] < np.inf else 0
