@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dtgraph.commands.aas import register as _aas
 from dtgraph.commands.cascade import register as _cascade
 from dtgraph.commands.cascade import register_criticality as _criticality
+from dtgraph.commands.compacting import register as _compact
 from dtgraph.commands.demo import register as _demo
 from dtgraph.commands.exporting import register as _export
 from dtgraph.commands.importing import register as _import
@@ -27,6 +28,7 @@ COMMANDS: tuple[Callable[[Subparsers[argparse.ArgumentParser]], None], ...] = (
     _validate,
     _import,
     _export,
+    _compact,
     _demo,
     _aas,
     _serve,

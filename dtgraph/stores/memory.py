@@ -42,9 +42,10 @@ A group's parts are replayed only with its commit frame: a group left open at th
 is a stream that a crash interrupted; it is undone and cut off like a torn tail. Anything else after
 an open group (a batch, another group) cannot come from a crash — the writer holds the store until
 the group is committed or cut off — so it is damage: ``StoreCorrupted``.
-The journal grows with every batch; replay costs about as much as applying the batches did. A
-compacted snapshot (state + journal offset) would bound restart time once journals reach millions of
-entities; it is not written yet.
+The journal grows with every batch; replay costs about as much as applying the batches did. A snapshot
+(:mod:`dtgraph.stores._snapshot`: the change log, packed, up to a journal offset) is written by
+:meth:`MemoryStore.compact` (``dtgraph compact``) and by ``close`` once the journal has grown by
+``SNAPSHOT_AFTER`` bytes since the last one; opening loads it and replays only the journal after it.
 
 History: every batch gets a UTC time from the clock (kept non-decreasing); the change log holds the
 records each batch wrote, so ``history`` and ``as_of`` keep every version ever written, in memory.
@@ -53,6 +54,7 @@ A stream gets one time for all its parts: ``as_of`` sees all of it or none.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import gc
 import heapq
@@ -79,6 +81,7 @@ import orjson
 from dtgraph.dtdl import DtdlError, parse
 from dtgraph.graph.records import Relationship, RelationshipKey, Twin
 from dtgraph.stores._packed import PackedRelationship, PackedTwin, pack
+from dtgraph.stores._snapshot import SNAPSHOT_NAME, journal_tail_crc, read_snapshot, write_snapshot
 from dtgraph.stores.base import Batch, Capabilities, Change, Direction, Filter, Page, Store
 from dtgraph.stores.errors import StoreCorrupted, StoreError, UnsupportedOperation
 
@@ -89,6 +92,7 @@ __all__ = ["JOURNAL_NAME", "MAX_PAGE", "MemoryStore"]
 
 JOURNAL_NAME = "journal.dtj"
 MAX_PAGE = 1000  # the most twins one query_twins page returns, whatever limit asks for
+SNAPSHOT_AFTER = 16 * 1024 * 1024  # journal bytes since the last snapshot that make close() write one
 
 _HEADER = b"dtgraph journal 1\n"
 _MAGIC = b"DTJ1"
@@ -149,11 +153,13 @@ class MemoryStore(Store):
         self._streaming = False  # a stream is being applied (by the thread holding the lock)
         self._persistent = path is not None
         self._journal: _Journal | None = None
+        self._snapshot_end = 0  # the journal offset the last snapshot covers
         if path is not None:
             self._journal = _Journal(Path(path), fsync=fsync)
             collecting = _pause_gc()
             try:
-                self._replay(self._journal)
+                self._snapshot_end = self._load_snapshot(self._journal)
+                self._replay(self._journal, self._snapshot_end)
             except BaseException:
                 self._journal.close()
                 raise
@@ -521,9 +527,34 @@ class MemoryStore(Store):
         with self._lock:
             return {"models": len(self._models), "twins": len(self._nodes), "relationships": len(self._rels)}
 
+    def compact(self) -> bool:
+        """Write a snapshot of the change log (see :mod:`dtgraph.stores._snapshot`), so that the next
+        open loads it instead of replaying the journal; returns whether there was anything new to write.
+        A store without a data directory has nothing to compact."""
+        with self._lock:
+            self._refuse_inside_stream()
+            journal = self._journal
+            if journal is None or journal.end <= self._snapshot_end:
+                return False
+            try:
+                write_snapshot(
+                    journal.directory,
+                    journal.end,
+                    journal_tail_crc(journal.fd, journal.end),
+                    (_plain(entry) for entry in self._log),
+                    fsync=journal.fsync,
+                )
+            except (OSError, ValueError) as exc:  # ValueError: a value marshal cannot write
+                raise StoreError(f"cannot write a snapshot in {journal.directory}: {exc}") from exc
+            self._snapshot_end = journal.end
+            return True
+
     def close(self) -> None:
         with self._lock:
             if self._journal is not None:
+                if self._journal.end - self._snapshot_end >= SNAPSHOT_AFTER and not self._streaming:
+                    with contextlib.suppress(StoreError):  # a snapshot only saves time at the next open
+                        self.compact()
                 self._journal.close()
                 self._journal = None
                 self._read_only = "the store is closed"
@@ -571,9 +602,53 @@ class MemoryStore(Store):
 
     # --- journal -----------------------------------------------------------------------------------
 
-    def _replay(self, journal: _Journal) -> None:
+    def _load_snapshot(self, journal: _Journal) -> int:
+        """Commit the change log of the data directory's snapshot, if it matches the journal; returns
+        the journal offset to replay from (0: the whole journal)."""
+        found = read_snapshot(journal.directory)
+        if found is None:
+            return 0
+        end, tail_crc, entries = found
+        if end > journal.size() or journal_tail_crc(journal.fd, end) != tail_crc:
+            return 0  # the journal is not the one the snapshot was taken of
+        try:
+            for plain in entries:
+                self._commit(self._unplain(plain))
+        except (ValueError, TypeError, KeyError, IndexError) as exc:
+            raise StoreCorrupted(
+                f"{journal.directory / SNAPSHOT_NAME} does not load ({exc}); delete it: the journal has "
+                "everything it holds"
+            ) from exc
+        return end
+
+    def _unplain(self, plain: Sequence[Any]) -> _Entry:
+        """The log entry of a snapshot's plain tuple, with ids, models and names shared as ``_plan`` does."""
+        time, models, delete_models, twins, delete_twins, rels, delete_rels = plain
+        nodes, shared = self._nodes, self._shared
+        packed: dict[str, PackedTwin] = {}
+        for twin_id, model, values in twins:
+            data = nodes.get(twin_id)
+            packed[twin_id] = PackedTwin(
+                data["twin"].id if data is not None else twin_id, shared(model), values
+            )
+
+        def end(twin_id: str) -> str:
+            found = packed.get(twin_id)
+            return found.id if found is not None else str(nodes[twin_id]["twin"].id)
+
+        return _Entry(
+            datetime.fromisoformat(time),
+            tuple(models),
+            tuple(delete_models),
+            tuple(packed.values()),
+            tuple(delete_twins),
+            tuple(PackedRelationship(i, end(s), end(t), shared(n), v) for i, s, t, n, v in rels),
+            tuple((s, i) for s, i in delete_rels),
+        )
+
+    def _replay(self, journal: _Journal, start: int = 0) -> None:
         stream: _OpenStream | None = None  # the group being replayed, until its commit frame
-        for number, (offset, payload) in enumerate(journal.read(), start=1):
+        for number, (offset, payload) in enumerate(journal.read(start), start=1):
             try:
                 frame = _decode(payload)
                 if stream is not None and frame.group != stream.group:
@@ -606,6 +681,19 @@ class MemoryStore(Store):
             for entry, undo in reversed(stream.parts):
                 self._undo(entry, undo)
             journal.truncate(stream.start)
+
+
+def _plain(entry: _Entry) -> tuple[Any, ...]:
+    """A log entry as plain tuples and lists, for ``marshal``."""
+    return (
+        entry.time.isoformat(),
+        list(entry.models),
+        list(entry.delete_models),
+        [tuple(t) for t in entry.twins],
+        list(entry.delete_twins),
+        [tuple(r) for r in entry.relationships],
+        [tuple(k) for k in entry.delete_relationships],
+    )
 
 
 def _index_changes(touched: dict[str, list[int]], position: int, entry: _Entry) -> None:
@@ -759,8 +847,24 @@ class _Journal:
             _fsync_directory(directory)
         self._end = 0
 
-    def read(self) -> Iterator[tuple[int, bytes]]:
-        """Each complete frame's offset and payload; a torn tail is cut off the file."""
+    @property
+    def directory(self) -> Path:
+        return self.path.parent
+
+    @property
+    def fd(self) -> int:
+        return self._fd
+
+    @property
+    def fsync(self) -> bool:
+        return self._fsync
+
+    def size(self) -> int:
+        return os.fstat(self._fd).st_size
+
+    def read(self, start: int = 0) -> Iterator[tuple[int, bytes]]:
+        """Each complete frame's offset and payload from ``start`` (a frame's offset; 0: the first
+        frame); a torn tail is cut off the file."""
         size = os.fstat(self._fd).st_size
         data = mmap.mmap(self._fd, size, access=mmap.ACCESS_READ) if size else b""
         try:
@@ -773,7 +877,7 @@ class _Journal:
                 self._write(_HEADER)
                 self._end = len(_HEADER)
                 return
-            offset = len(_HEADER)
+            offset = max(start, len(_HEADER))
             while offset < size:
                 payload = _frame_at(data, offset)
                 if payload is None:

@@ -680,6 +680,10 @@ class StoreMachine(RuleBasedStateMachine):
             with pytest.raises(StoreError):
                 self.store.apply_stream(iter(batches))
 
+    @rule()
+    def compact(self) -> None:
+        self.store.compact()  # the next reopen loads the snapshot and replays the journal after it
+
     @precondition(lambda self: self.reference.twins)
     @rule()
     def reopen(self) -> None:
@@ -762,3 +766,73 @@ def test_immediate_reads_hold_writers_off_until_the_block_ends() -> None:
         assert store.get_twin("x1") is None
     writer.join(30)
     assert applied.is_set() and store.get_twin("x1") is not None
+
+
+# --- snapshots -------------------------------------------------------------------------------------------
+
+
+def everything(store: MemoryStore) -> tuple[Any, ...]:
+    """The state, every twin's history and the graph as of each batch's time."""
+    ids = sorted({t.id for b in BATCHES for t in b.twins} | {i for b in BATCHES for i in b.delete_twins})
+    times = sorted({c.time for i in ids for c in store.history(i)})
+    return state(store), [store.history(i) for i in ids], [state(store.as_of(t)) for t in times]  # type: ignore[arg-type]
+
+
+def test_a_snapshot_loads_the_same_graph_history_and_past(data: Path) -> None:
+    with MemoryStore(data, fsync=False) as store:
+        for batch in BATCHES[:2]:
+            store.apply(batch)
+        assert store.compact() and not store.compact()  # nothing new the second time
+        for batch in BATCHES[2:]:
+            store.apply(batch)  # the journal tail after the snapshot
+        before = everything(store)
+    assert (data / "snapshot.dts").exists()
+    with MemoryStore(data, fsync=False) as store:
+        assert everything(store) == before
+        store.compact()
+    with MemoryStore(data, fsync=False) as store:  # from the snapshot alone
+        assert everything(store) == before
+
+
+def test_a_damaged_or_foreign_snapshot_is_ignored(data: Path, tmp_path: Path) -> None:
+    fill(data, fsync=False)
+    with MemoryStore(data, fsync=False) as store:
+        store.compact()
+        before = everything(store)
+    snapshot = data / "snapshot.dts"
+    good = snapshot.read_bytes()
+    damaged = bytearray(good)
+    damaged[len(damaged) // 2] ^= 0xFF
+    snapshot.write_bytes(bytes(damaged))
+    with MemoryStore(data, fsync=False) as store:
+        assert everything(store) == before
+    other = tmp_path / "other"
+    fill(other, BATCHES[:1], fsync=False)
+    (other / "snapshot.dts").write_bytes(good)  # taken of another journal
+    with MemoryStore(other, fsync=False) as store:
+        assert state(store) == fill(tmp_path / "again", BATCHES[:1], fsync=False)[-1]
+
+
+def test_a_torn_tail_after_a_snapshot_is_still_dropped(data: Path) -> None:
+    with MemoryStore(data, fsync=False) as store:
+        for batch in BATCHES[:-1]:
+            store.apply(batch)
+        store.compact()
+        before = state(store)
+        store.apply(BATCHES[-1])
+    journal = data / JOURNAL_NAME
+    journal.write_bytes(journal.read_bytes()[:-3])
+    assert reopened(data) == before
+
+
+def test_close_writes_a_snapshot_once_the_journal_has_grown(
+    data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dtgraph.stores.memory as memory
+
+    fill(data, fsync=False)
+    assert not (data / "snapshot.dts").exists()  # a small journal: no snapshot
+    monkeypatch.setattr(memory, "SNAPSHOT_AFTER", 1)
+    expected = reopened(data)
+    assert (data / "snapshot.dts").exists()
+    assert reopened(data) == expected
