@@ -50,10 +50,13 @@ class Scratch:
     queue: Ints  # a binary heap of nodes by time, with decrease-key through ``where``
     queue_t: Floats
     touched: Ints  # the nodes changed, in order of first change
+    sink_best: Floats  # the same for sinks, by sink number
+    sink_cause: Ints
+    sink_touched: Ints
 
     @classmethod
-    def new(cls, n: int, slots: int) -> Scratch:
-        return cls(*_new_state(n, slots))
+    def new(cls, n: int, slots: int, sinks: int) -> Scratch:
+        return cls(*_new_state(n, slots, sinks))
 
     def state(self) -> tuple[Any, ...]:
         return (
@@ -66,6 +69,9 @@ class Scratch:
             self.queue,
             self.queue_t,
             self.touched,
+            self.sink_best,
+            self.sink_cause,
+            self.sink_touched,
         )
 
 
@@ -84,6 +90,15 @@ class Kernel:
     dead: Bools  # per node: no edge leaves it, so it never needs to be queued
     slot: Ints  # per node with fail_at > 1: where its arrivals live in Scratch.slot_*
     slots: int
+    # Sinks — nodes with no way on that fail at their first failed input (customer orders, mostly) — are
+    # numbered apart and reached by edges of their own: a cascade's many sinks never enter the queue and
+    # their work space is small and dense.
+    sink_indptr: Ints  # edges into sinks, by source
+    sink_target: Ints  # the sink's number
+    sink_weight: Floats
+    sink_edge: Ints
+    sink_node: Ints  # per sink, its node
+    sink_of: Ints  # per node, its sink number or -1
     _free: list[Scratch] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -108,20 +123,36 @@ class Kernel:
             lead[order],
             hierarchy[order],
         )
-        counts = np.bincount(source, minlength=n)
+        weight = lead + np.where(hierarchy, 0.0, buffer[target])
+        sink = (np.bincount(source, minlength=n) == 0) & (fail_at <= 1)
+        sink_node = np.flatnonzero(sink)
+        sink_of = np.full(n, -1, dtype=np.int64)
+        sink_of[sink_node] = np.arange(len(sink_node))
+        into = sink[target]
+        rest = ~into
+        counts = np.bincount(source[rest], minlength=n)
+        sink_counts = np.bincount(source[into], minlength=n)
         need = np.where(fail_at > 1, fail_at, 0)
+        sink_target = sink_of[target[into]].astype(np.int32)
+        target = target[rest]
         return cls(
             indptr=np.concatenate(([0], np.cumsum(counts))).astype(np.int64),
             targets=target.astype(np.int32),
-            edge=edge.astype(np.int64),
-            weight=lead + np.where(hierarchy, 0.0, buffer[target]),
-            single=hierarchy | (fail_at[target] == 1),
-            lead=lead.astype(np.float64),
+            edge=edge[rest].astype(np.int64),
+            weight=weight[rest],
+            single=hierarchy[rest] | (fail_at[target] == 1),
+            lead=lead[rest].astype(np.float64),
             buffer=buffer.astype(np.float64),
             fail_at=fail_at.astype(np.int64),
-            dead=counts == 0,
+            dead=(counts == 0) & (sink_counts == 0),
             slot=(np.cumsum(need) - need).astype(np.int64),
             slots=int(need.sum()),
+            sink_indptr=np.concatenate(([0], np.cumsum(sink_counts))).astype(np.int64),
+            sink_target=sink_target,
+            sink_weight=weight[into],
+            sink_edge=edge[into].astype(np.int64),
+            sink_node=sink_node,
+            sink_of=sink_of,
         )
 
     @property
@@ -134,7 +165,7 @@ class Kernel:
         with self._lock:
             s = self._free.pop() if self._free else None
         if s is None:
-            s = Scratch.new(self.n, self.slots)
+            s = Scratch.new(self.n, self.slots, len(self.sink_node))
         try:
             yield s
         finally:
@@ -145,12 +176,25 @@ class Kernel:
         self, s: Scratch, sources: Ints, starts: Floats, horizon: float = np.inf
     ) -> tuple[Ints, Floats, Ints]:
         """Nodes down within ``horizon`` when ``sources`` fail at ``starts``: (nodes, times, causes)."""
-        m = _spread(*self._args(), *s.state(), sources, starts, horizon, True)
+        m, ms = _spread(*self._args(), *s.state(), sources, starts, horizon, True)
         nodes = s.touched[:m].astype(np.int64)
         times, causes = s.best[nodes], s.cause[nodes]
-        _reset(*s.state(), m)
+        sinks = s.sink_touched[:ms]
+        if ms:
+            nodes = np.concatenate((nodes, self.sink_node[sinks]))
+            times = np.concatenate((times, s.sink_best[sinks]))
+            causes = np.concatenate((causes, s.sink_cause[sinks]))
+        _reset(*s.state(), m, ms)
         down = (times <= horizon) & (times < np.inf)
-        return nodes[down], times[down], causes[down]
+        nodes, times, causes = nodes[down], times[down], causes[down]
+        if ms and (self.sink_of[sources] >= 0).any():
+            # a failed sink reached again: keep its earliest time, the failure itself on a tie
+            order = np.lexsort((np.arange(len(nodes)), times, nodes))
+            first = np.ones(len(order), dtype=bool)
+            first[1:] = nodes[order][1:] != nodes[order][:-1]
+            keep = order[first]
+            nodes, times, causes = nodes[keep], times[keep], causes[keep]
+        return nodes, times, causes
 
     def rank(
         self, sources: Ints, owner: Ints, lump: Floats, rate: Floats, horizon: float
@@ -169,6 +213,7 @@ class Kernel:
             self.slots,
             sources,
             owner,
+            owner[self.sink_node],
             lump,
             rate,
             horizon,
@@ -189,7 +234,8 @@ class Kernel:
             *self._args(),
             self.slots,
             sources,
-            sources,
+            np.full(self.n, -1, dtype=np.int64),
+            np.full(len(self.sink_node), -1, dtype=np.int64),
             np.zeros(1),
             np.zeros(1),
             np.inf,
@@ -214,6 +260,11 @@ class Kernel:
             self.fail_at,
             self.dead,
             self.slot,
+            self.sink_indptr,
+            self.sink_target,
+            self.sink_weight,
+            self.sink_edge,
+            self.sink_of,
         )
 
 
@@ -225,7 +276,7 @@ def _chunks(sources: int) -> int:
     return max(1, min(int(numba.get_num_threads()), sources))
 
 
-def _new_state(n: int, slots: int) -> tuple[Any, ...]:
+def _new_state(n: int, slots: int, sinks: int) -> tuple[Any, ...]:
     # 32-bit node numbers where they are many: half the memory a cascade walks through
     return (
         np.full(n, np.inf),
@@ -237,6 +288,9 @@ def _new_state(n: int, slots: int) -> tuple[Any, ...]:
         np.empty(n, dtype=np.int32),
         np.empty(n),
         np.empty(n, dtype=np.int32),
+        np.full(sinks, np.inf),
+        np.full(sinks, -1, dtype=np.int64),
+        np.empty(sinks, dtype=np.int32),
     )
 
 
@@ -299,6 +353,11 @@ def _spread(
     fail_at: Any,
     dead: Any,
     slot: Any,
+    sink_indptr: Any,
+    sink_target: Any,
+    sink_weight: Any,
+    sink_edge: Any,
+    sink_of: Any,
     best: Any,
     where: Any,
     count: Any,
@@ -308,13 +367,17 @@ def _spread(
     queue: Any,
     queue_t: Any,
     touched: Any,
+    sink_best: Any,
+    sink_cause: Any,
+    sink_touched: Any,
     sources: Any,
     starts: Any,
     horizon: float,
     causes: bool,
-) -> int:
-    """Spread from ``sources`` failing at ``starts``; return how many nodes it touched (``touched[:m]``)."""
+) -> tuple[int, int]:
+    """Spread from ``sources`` failing at ``starts``; return how many nodes and sinks it touched."""
     m = 0
+    ms = 0
     size = 0
     for i in range(len(sources)):
         v = sources[i]
@@ -338,6 +401,16 @@ def _spread(
                 where[queue[j]] = -1
             break
         where[v] = -2
+        for e in range(sink_indptr[v], sink_indptr[v + 1]):
+            k = sink_target[e]
+            arrive = t + sink_weight[e]
+            if arrive < sink_best[k]:
+                if sink_best[k] == np.inf:
+                    sink_touched[ms] = k
+                    ms += 1
+                sink_best[k] = arrive
+                if causes:
+                    sink_cause[k] = sink_edge[e]
         for e in range(indptr[v], indptr[v + 1]):
             w = targets[e]
             if single[e]:
@@ -410,7 +483,7 @@ def _spread(
                     where[w] = size
                     size += 1
                 _sift_up(queue, queue_t, where, where[w], w, arrive)
-    return m
+    return m, ms
 
 
 @_jit
@@ -424,7 +497,11 @@ def _reset(
     queue: Any,
     queue_t: Any,
     touched: Any,
+    sink_best: Any,
+    sink_cause: Any,
+    sink_touched: Any,
     m: int,
+    ms: int,
 ) -> None:
     for i in range(m):
         v = touched[i]
@@ -432,6 +509,10 @@ def _reset(
         where[v] = -1
         count[v] = 0
         cause[v] = -1
+    for i in range(ms):
+        k = sink_touched[i]
+        sink_best[k] = np.inf
+        sink_cause[k] = -1
 
 
 @_jit
@@ -490,9 +571,15 @@ def _rank(
     fail_at: Any,
     dead: Any,
     slot: Any,
+    sink_indptr: Any,
+    sink_target: Any,
+    sink_weight: Any,
+    sink_edge: Any,
+    sink_of: Any,
     slots: int,
     sources: Any,
     owner: Any,
+    sink_owner: Any,
     lump: Any,
     rate: Any,
     horizon: float,
@@ -506,15 +593,28 @@ def _rank(
     """Per source alone: value at risk (exact sum), valued nodes stopped, the first one; or if ``goal`` >= 0,
     only whether the goal goes down (``stops`` 0 or 1). Sources are shared out between threads."""
     n = len(buffer)
+    sinks = len(sink_owner)
     for c in numba.prange(chunks):
-        best, where, count, cause, slot_time, slot_edge, queue, queue_t, touched = _new_state_jit(n, slots)
+        (
+            best,
+            where,
+            count,
+            cause,
+            slot_time,
+            slot_edge,
+            queue,
+            queue_t,
+            touched,
+            sink_best,
+            sink_cause,
+            sink_touched,
+        ) = _new_state_jit(n, slots, sinks)
         one = np.zeros(1, dtype=np.int64)
         zero = np.zeros(1)
         partials = np.empty(64)
-        special = np.zeros(1)
         for i in range(c, len(sources), chunks):
             one[0] = sources[i]
-            m = _spread(
+            m, ms = _spread(
                 indptr,
                 targets,
                 edge,
@@ -525,6 +625,11 @@ def _rank(
                 fail_at,
                 dead,
                 slot,
+                sink_indptr,
+                sink_target,
+                sink_weight,
+                sink_edge,
+                sink_of,
                 best,
                 where,
                 count,
@@ -534,24 +639,36 @@ def _rank(
                 queue,
                 queue_t,
                 touched,
+                sink_best,
+                sink_cause,
+                sink_touched,
                 one,
                 zero,
                 np.inf,
                 False,
             )
             if goal >= 0:
-                stops[i] = 1 if best[goal] < np.inf else 0
+                hit = best[goal] < np.inf or (sink_of[goal] >= 0 and sink_best[sink_of[goal]] < np.inf)
+                stops[i] = 1 if hit else 0
             else:
+                own = sink_of[sources[i]]  # a failed sink is counted once, with its time 0
                 h = 0
                 np_ = 0
-                special[0] = 0.0
+                special = 0.0
                 finite = True
                 t_first = np.inf
                 x_first = -1
-                for j in range(m):
-                    v = touched[j]
-                    x = owner[v]
-                    t = best[v]
+                for j in range(m + ms):
+                    if j < m:
+                        v = touched[j]
+                        x = owner[v]
+                        t = best[v]
+                    else:
+                        k = sink_touched[j - m]
+                        if k == own:
+                            continue
+                        x = sink_owner[k]
+                        t = sink_best[k]
                     if x < 0 or t == np.inf:
                         continue
                     h += 1
@@ -564,9 +681,24 @@ def _rank(
                             np_ = _fsum_add(partials, np_, term)
                         else:
                             finite = False
-                            special[0] += term
-                value[i] = _fsum_value(partials, np_) if finite else special[0]
+                            special += term
+                value[i] = _fsum_value(partials, np_) if finite else special
                 stops[i] = h
                 tts[i] = t_first
                 first[i] = x_first
-            _reset(best, where, count, cause, slot_time, slot_edge, queue, queue_t, touched, m)
+            _reset(
+                best,
+                where,
+                count,
+                cause,
+                slot_time,
+                slot_edge,
+                queue,
+                queue_t,
+                touched,
+                sink_best,
+                sink_cause,
+                sink_touched,
+                m,
+                ms,
+            )
