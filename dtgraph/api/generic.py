@@ -254,8 +254,8 @@ async def walk(
 ) -> list[TwinRef]:
     """Twins reachable from ``root`` within ``depth`` hops along ``steps``, breadth first, each once.
 
-    Each level costs one relationships batch per step and one twins batch, shared with every other
-    twin of the query at the same level (the data loaders).
+    Each level costs one neighbours batch per step, shared with every other twin of the query at the
+    same level (the data loaders).
     """
     loaders = root.loaders
     seen = {root.twin.id}
@@ -265,18 +265,14 @@ async def walk(
         if not frontier:
             break
         keys = [(t, name, direction) for t in frontier for name, direction in steps]
-        following: list[str] = []
-        for (twin_id, _name, _direction), rels in zip(
-            keys, await loaders.relationships.load_many(keys), strict=True
-        ):
-            for rel in rels:
-                other = rel.target if rel.source == twin_id else rel.source
-                if other not in seen:
-                    seen.add(other)
-                    following.append(other)
-        twins = await load_twins(info, loaders, following)
-        found.extend(twins)
-        frontier = [t.twin.id for t in twins]
+        following: list[TwinRecord] = []
+        for pairs in await loaders.neighbours.load_many(keys):
+            for _rel, twin in pairs:
+                if twin.id not in seen:
+                    seen.add(twin.id)
+                    following.append(twin)
+        found.extend(wrap(info, t, loaders) for t in following)
+        frontier = [t.id for t in following]
     return found
 
 

@@ -2,8 +2,10 @@
 
 Every twin a query touches at one level of nesting is read with one ``Store.get_twins`` call, and
 every relationship list with one ``Store.relationships`` call per (name, direction) asked at that
-level. Store calls run in a worker thread, so a slow store does not stall the event loop, except for
-a store that answers at once (``Store.immediate_reads``: the memory store when no writer holds it).
+level; a traversal (``related``, typed relationship fields) reads relationships and the twins at their
+other ends together, with one ``Store.neighbours`` call per (name, direction) and level. Store calls
+run in a worker thread, so a slow store does not stall the event loop, except for a store that
+answers at once (``Store.immediate_reads``: the memory store when no writer holds it).
 """
 
 from __future__ import annotations
@@ -60,11 +62,15 @@ class Loaders:
         self.relationships: DataLoader[RelationshipsKey, list[Relationship]] = DataLoader(
             load_fn=self._load_relationships
         )
+        self.neighbours: DataLoader[RelationshipsKey, list[tuple[Relationship, Twin]]] = DataLoader(
+            load_fn=self._load_neighbours
+        )
 
     def clear(self) -> None:
         """Forget what was read (after a write in the same request)."""
         self.twins.clear_all()
         self.relationships.clear_all()
+        self.neighbours.clear_all()
 
     async def _load_twins(self, ids: list[str]) -> list[Twin | None]:
         found = await read(self.store, self.store.get_twins, ids)
@@ -79,4 +85,17 @@ class Loaders:
             rels = await read(self.store, self.store.relationships, ids, name=name, direction=direction)
             for twin_id in ids:
                 found[(twin_id, name, direction)] = rels.get(twin_id, [])
+        return [found[k] for k in keys]
+
+    async def _load_neighbours(self, keys: list[RelationshipsKey]) -> list[list[tuple[Relationship, Twin]]]:
+        shapes: dict[tuple[str | None, Direction], list[str]] = {}
+        for twin_id, name, direction in keys:
+            shapes.setdefault((name, direction), []).append(twin_id)
+        found: dict[RelationshipsKey, list[tuple[Relationship, Twin]]] = {}
+        for (name, direction), ids in shapes.items():
+            pairs = await read(self.store, self.store.neighbours, ids, name=name, direction=direction)
+            for twin_id in ids:
+                found[(twin_id, name, direction)] = these = pairs.get(twin_id, [])
+                for _, twin in these:  # the twins are read: later loads of them cost nothing
+                    self.twins.prime(twin.id, twin)
         return [found[k] for k in keys]

@@ -200,6 +200,12 @@ class InstrumentedStore(Store):
         with self._metrics.timed("relationships"):
             return self.inner.relationships(twin_ids, name=name, direction=direction)
 
+    def neighbours(
+        self, twin_ids: Iterable[str], *, name: str | None = None, direction: Direction = "out"
+    ) -> dict[str, list[tuple[Relationship, Twin]]]:
+        with self._metrics.timed("neighbours"):
+            return self.inner.neighbours(twin_ids, name=name, direction=direction)
+
     def query_twins(
         self,
         model: str | None = None,

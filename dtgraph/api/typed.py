@@ -50,7 +50,7 @@ from graphql import (
 )
 
 from dtgraph.api.context import require
-from dtgraph.api.generic import PageInfo, TwinRef, context, encode_cursor, fetch_page, load_twins, make_filter
+from dtgraph.api.generic import PageInfo, TwinRef, context, encode_cursor, fetch_page, make_filter, wrap
 from dtgraph.api.names import (
     RESERVED_FIELDS,
     RESERVED_TYPES,
@@ -62,6 +62,7 @@ from dtgraph.api.names import (
     short_name,
 )
 from dtgraph.dtdl import Component, Interface, ModelSet, Property, Relationship, Schema
+from dtgraph.graph.records import Twin as TwinRecord
 from dtgraph.stores.base import Filter
 
 __all__ = [
@@ -357,9 +358,11 @@ class _Builder:
             fits = subtypes.__contains__
 
         async def resolve(root: TwinRef, info: GraphQLResolveInfo[Any]) -> list[TwinRef]:
-            rels = await root.loaders.relationships.load((root.twin.id, name, "out"))
-            targets = list(dict.fromkeys(r.target for r in rels))
-            return [t for t in await load_twins(info, root.loaders, targets) if fits(t.twin.model)]
+            pairs = await root.loaders.neighbours.load((root.twin.id, name, "out"))
+            targets: dict[str, TwinRecord] = {}
+            for _, twin in pairs:  # each target once, in the order of the relationships
+                targets.setdefault(twin.id, twin)
+            return [wrap(info, t, root.loaders) for t in targets.values() if fits(t.model)]
 
         def made() -> GraphQLField:
             kind = self.twin if target is None else self.node_type(target)

@@ -26,6 +26,7 @@ __all__ = [
     "Filter",
     "Page",
     "Store",
+    "other_end",
 ]
 
 Direction = Literal["out", "in", "both"]
@@ -139,6 +140,11 @@ class Capabilities:
     history: bool = False  # change history per twin and reads "as of" a past time
     persistent: bool = True
     transactions: bool = True
+
+
+def other_end(rel: Relationship, twin_id: str) -> str:
+    """The twin at the other end of ``rel`` from ``twin_id`` (``twin_id`` itself for a loop)."""
+    return rel.target if rel.source == twin_id else rel.source
 
 
 class Store(ABC):
@@ -269,6 +275,19 @@ class Store(ABC):
             found.extend((depth, twins[t]) for t in following if t in twins)
             frontier = [t for t in following if t in twins]
         return found
+
+    def neighbours(
+        self, twin_ids: Iterable[str], *, name: str | None = None, direction: Direction = "out"
+    ) -> dict[str, list[tuple[Relationship, Twin]]]:
+        """The relationships of each twin, as ``relationships`` lists them, each with the twin at its
+        other end (a loop's is the twin itself). A store that can answers in one round trip, so that a
+        traversal costs one call per level."""
+        rels = self.relationships(twin_ids, name=name, direction=direction)
+        ends = self.get_twins({other_end(r, t) for t, found in rels.items() for r in found})
+        return {
+            t: [(r, ends[other_end(r, t)]) for r in found if other_end(r, t) in ends]
+            for t, found in rels.items()
+        }
 
     def __enter__(self) -> Store:
         return self

@@ -691,18 +691,8 @@ class Neo4jStore(Store):
     def relationships(
         self, twin_ids: Iterable[str], *, name: str | None = None, direction: Direction = "out"
     ) -> dict[str, list[Relationship]]:
-        if direction not in ("out", "in", "both"):
-            raise ValueError(f"direction must be 'out', 'in' or 'both', not {direction!r}")
         wanted = list(dict.fromkeys(twin_ids))
-        rel = "[r]" if name is None else f"[r:{_quoted(relationship_type(name))}]"
-        arrow = {"out": f"-{rel}->", "in": f"<-{rel}-", "both": f"-{rel}-"}[direction]
-        query = (
-            f"UNWIND $ids AS id MATCH (a:Twin {{id: id}}) OPTIONAL MATCH (a){arrow}(b:Twin) "
-            + "WHERE r._stage IS NULL "
-            + ("" if name is None else f"AND {_REL_NAME} = $name ")
-            + "RETURN id AS twin, startNode(r).id AS source, endNode(r).id AS target, "
-            + _REL_COLUMNS
-        )
+        query = _relationships_query(name, direction)
         found: dict[str, dict[RelationshipKey, Relationship]] = {}
         with self._translated("read relationships from"):
             for chunk in self._chunks(wanted):
@@ -711,6 +701,30 @@ class Neo4jStore(Store):
                     if record["id"] is not None:  # a loop matched twice by "both" is listed once
                         found_rel = _relationship(record)
                         rels[found_rel.key] = found_rel
+        return {i: [found[i][k] for k in sorted(found[i])] for i in wanted if i in found}
+
+    def neighbours(
+        self, twin_ids: Iterable[str], *, name: str | None = None, direction: Direction = "out"
+    ) -> dict[str, list[tuple[Relationship, Twin]]]:
+        """As ``relationships``, the twin at the other end read in the same query."""
+        wanted = list(dict.fromkeys(twin_ids))
+        query = (
+            _relationships_query(name, direction) + ", b.id AS end, b.model AS end_model, b.json AS end_json"
+        )
+        found: dict[str, dict[RelationshipKey, tuple[Relationship, Twin]]] = {}
+        ends: dict[str, Twin] = {}  # a twin at the end of many relationships is decoded once
+        with self._translated("read relationships from"):
+            for chunk in self._chunks(wanted):
+                for record in self._read(query, ids=chunk, name=name):
+                    pairs = found.setdefault(record["twin"], {})
+                    if record["id"] is not None:
+                        rel = _relationship(record)
+                        end = ends.get(record["end"])
+                        if end is None:
+                            end = ends[record["end"]] = Twin(
+                                record["end"], record["end_model"], json.loads(record["end_json"])
+                            )
+                        pairs[rel.key] = (rel, end)
         return {i: [found[i][k] for k in sorted(found[i])] for i in wanted if i in found}
 
     def query_twins(
@@ -950,6 +964,21 @@ def _tag(value: Any) -> str | None:
     if isinstance(value, list | tuple):
         return "array"
     return "other"
+
+
+def _relationships_query(name: str | None, direction: Direction) -> str:
+    """The relationships of ``name`` (or all) of the twins ``$ids``, ``r`` each and ``b`` its other end."""
+    if direction not in ("out", "in", "both"):
+        raise ValueError(f"direction must be 'out', 'in' or 'both', not {direction!r}")
+    rel = "[r]" if name is None else f"[r:{_quoted(relationship_type(name))}]"
+    arrow = {"out": f"-{rel}->", "in": f"<-{rel}-", "both": f"-{rel}-"}[direction]
+    return (
+        f"UNWIND $ids AS id MATCH (a:Twin {{id: id}}) OPTIONAL MATCH (a){arrow}(b:Twin) "
+        + "WHERE r._stage IS NULL "
+        + ("" if name is None else f"AND {_REL_NAME} = $name ")
+        + "RETURN id AS twin, startNode(r).id AS source, endNode(r).id AS target, "
+        + _REL_COLUMNS
+    )
 
 
 def _low_bound(text: str) -> str:

@@ -141,6 +141,12 @@ class CountingStore(Store):
         self._count("relationships")
         return self.inner.relationships(twin_ids, name=name, direction=direction)
 
+    def neighbours(
+        self, twin_ids: Iterable[str], *, name: str | None = None, direction: Direction = "out"
+    ) -> dict[str, list[tuple[Relationship, Twin]]]:
+        self._count("neighbours")
+        return self.inner.neighbours(twin_ids, name=name, direction=direction)
+
     def query_twins(
         self,
         model: str | None = None,

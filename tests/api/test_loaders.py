@@ -33,8 +33,9 @@ def test_calls_do_not_grow_with_rows(demo: Api) -> None:
         calls[first] = dict(counting.calls)
     print(f"store calls for {type(demo.store).__name__}: {calls}")
     assert calls[5] == calls[100]
-    # one page query, then per level one relationships batch and one twins batch
-    assert calls[100] == {"query_twins": 1, "relationships": 3, "get_twins": 3}
+    # one page query, then per level one batch: the lines and the sites with the relationships leading
+    # to them (neighbours), the plants' relationships, then the plants (get_twins)
+    assert calls[100] == {"query_twins": 1, "neighbours": 2, "relationships": 1, "get_twins": 1}
 
 
 def test_store_calls_of_many_requests_wait_at_the_same_time() -> None:

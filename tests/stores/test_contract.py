@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dtgraph.graph.records import Relationship, Twin
-from dtgraph.stores.base import Batch, Filter, Store
+from dtgraph.stores.base import Batch, Direction, Filter, Store, other_end
 from dtgraph.stores.errors import StoreError
 from tests.stores.models import ASSET, LINE, MACHINE, MODELS, NAMEPLATE, PUMP
 
@@ -232,6 +232,19 @@ def test_relationships_in_each_direction_ordered_by_source_and_id(store: Store) 
     assert keys(named["m1"]) == [("a1", "f1"), ("m1", "f1"), ("m1", "f2")]
     assert store.relationships(["a2"]).get("a2", []) == []
     assert store.relationships(["m1"], name="nothing").get("m1", []) == []
+
+
+@pytest.mark.parametrize("direction", ["out", "in", "both"])
+@pytest.mark.parametrize("name", [None, "feeds", "partOf", "nothing"])
+def test_neighbours_are_the_relationships_with_their_other_ends(
+    store: Store, name: str | None, direction: Direction
+) -> None:
+    plant(store)
+    asked = ["m1", "p1", "line", "a2", "missing", "m1"]
+    rels = store.relationships(asked, name=name, direction=direction)
+    twins = store.get_twins(["a1", "a2", "m1", "m2", "p1", "p2", "line"])
+    expected = {t: [(r, twins[other_end(r, t)]) for r in found] for t, found in rels.items()}
+    assert store.neighbours(asked, name=name, direction=direction) == expected
 
 
 def test_relationship_ids_are_unique_per_source_only(store: Store) -> None:
