@@ -460,7 +460,15 @@ def report(graph: DependencyGraph, failed: tuple[str, ...], horizon: float, resu
     failed_set = {graph.index(name) for name in failed}
     impacts: list[Impact] = []
     categories = graph.category
-    for i, t, back, v in zip(hit.tolist(), hit_time.tolist(), hit_back.tolist(), value.tolist(), strict=True):
+    # soonest first, then by id (twins are numbered in order of id): sorted here, not as Python objects
+    first_down = np.lexsort((hit, hit_time))
+    for i, t, back, v in zip(
+        hit[first_down].tolist(),
+        hit_time[first_down].tolist(),
+        hit_back[first_down].tolist(),
+        value[first_down].tolist(),
+        strict=True,
+    ):
         impacts.append(
             Impact(
                 twin=graph.ids[i],
@@ -494,7 +502,7 @@ def report(graph: DependencyGraph, failed: tuple[str, ...], horizon: float, resu
                 explained=partial(_degraded, graph, result, int(out[c]), graph.ids[p]),
             )
         )
-    impacts.sort(key=lambda i: (i.time, i.twin))
+    # degraded twins (never down: time inf) come last, by id, as the lexsort by parent left them
     per_customer: dict[str, list[float]] = {}
     for i, lump in zip(hit.tolist(), lumps.tolist(), strict=True):
         customer = graph.customer.get(i)
