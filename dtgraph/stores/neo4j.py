@@ -60,8 +60,10 @@ deletes carries ``_touch`` (indexed once the twin is a ``Twin``), which is how p
 find the import's marked relationships without scanning the graph.
 
 Staging writes each new twin and each relationship between new twins with a plain ``CREATE`` (a read
-first finds the few ids that are stored or staged already); publication then relabels each new twin
-once. A fresh import thus writes every node twice and every relationship once.
+first finds the few ids that are stored or staged already); the process keeps the node id of each new
+twin (one int a twin), so that a relationship between new twins finds its ends without an index seek.
+Publication then relabels each new twin once. A fresh import thus writes every node twice and every
+relationship once.
 
 Guarantees. A failure while staging (the stream raising included) deletes what was staged: nothing of
 the import was ever visible. Publication first checks that no other writer created a staged twin's id
@@ -359,7 +361,7 @@ class Neo4jStore(Store):
                     if importing is None:
                         importing = self._begin()
                     ran = threading.Event()
-                    staging = committer.submit(self._stage_batch, importing.id, plan, ran)
+                    staging = committer.submit(self._stage_batch, importing, plan, ran)
                     ran.wait()
                     for model_id in plan.delete_models:
                         importing.models[model_id] = None
@@ -377,16 +379,19 @@ class Neo4jStore(Store):
             raise
         return written
 
-    def _stage_batch(self, stage: str, plan: _Plan, ran: threading.Event) -> None:
-        """Stage ``plan`` in one transaction; ``ran`` is set once its statements have run (or failed)."""
+    def _stage_batch(self, importing: _Import, plan: _Plan, ran: threading.Event) -> None:
+        """Stage ``plan`` in one transaction; ``ran`` is set once its statements have run (or failed).
+        The nodes it staged are noted in ``importing`` once it has committed (a retry starts afresh)."""
 
-        def work(tx: neo4j.ManagedTransaction) -> None:
-            self._stage(tx, stage, plan)
+        def work(tx: neo4j.ManagedTransaction) -> _Nodes:
+            nodes = _Nodes(importing.nodes, importing.sources)
+            self._stage(tx, importing.id, plan, nodes)
             ran.set()
+            return nodes
 
         try:
             with self._translated("stage an import in"), self._session() as session:
-                session.execute_write(work)
+                session.execute_write(work).apply(importing)
         finally:
             ran.set()
 
@@ -409,7 +414,7 @@ class Neo4jStore(Store):
                 ) from None
         return importing
 
-    def _stage(self, tx: neo4j.ManagedTransaction, stage: str, plan: _Plan) -> None:
+    def _stage(self, tx: neo4j.ManagedTransaction, stage: str, plan: _Plan, nodes: _Nodes) -> None:
         """Write one batch of import ``stage`` where no read looks, or mark what publication deletes."""
         if plan.delete_relationships:
             by_source: dict[str, list[str]] = defaultdict(list)
@@ -427,6 +432,7 @@ class Neo4jStore(Store):
                     x=stage,
                 ).consume()
         for chunk in self._chunks(plan.delete_twins):
+            nodes.drop(chunk)
             tx.run(
                 "UNWIND $ids AS id OPTIONAL MATCH (q:Staged {id: id, _stage: $x}) DETACH DELETE q "
                 "WITH id OPTIONAL MATCH (p:Twin {id: id}) WHERE p._drop IS NULL OR p._drop <> $x "
@@ -434,17 +440,24 @@ class Neo4jStore(Store):
                 ids=chunk,
                 x=stage,
             ).consume()
-        for chunk in self._chunks(list(plan.twins.values())):
-            self._stage_twins(tx, stage, chunk)
+        created = [
+            self._stage_twins(tx, stage, chunk, nodes) for chunk in self._chunks(list(plan.twins.values()))
+        ]
+        for result in (result for results in created for result in results):
+            record = result.single(strict=True)  # the node ids of the new twins, for their relationships
+            nodes.changes.update(zip(record["ids"], record["nodes"], strict=True))
         if plan.relationships:
-            self._stage_relationships(tx, stage, plan.relationships)
+            self._stage_relationships(tx, stage, plan.relationships, nodes)
         tx.run("MATCH (i:Import {id: $x}) SET i.seen = datetime()", x=stage).consume()
 
-    def _stage_twins(self, tx: neo4j.ManagedTransaction, stage: str, rows: Sequence[dict[str, Any]]) -> None:
+    def _stage_twins(
+        self, tx: neo4j.ManagedTransaction, stage: str, rows: Sequence[dict[str, Any]], nodes: _Nodes
+    ) -> list[neo4j.Result]:
         """Stage twins under ``Staged`` and their model's staging label (see :func:`_staged_label`).
 
         One read finds the ids stored or staged already; every other twin is a plain ``CREATE`` per
         model (no MERGE: it locks and re-reads each row), so a fresh import writes each node once here.
+        The results (not read yet) give the node ids of the new twins that replace no stored one.
         """
         found = {
             record["id"]: (record["stored"], record["staged"])
@@ -457,15 +470,18 @@ class Neo4jStore(Store):
                 x=stage,
             )
         }
-        groups: dict[tuple[str | None, str], list[dict[str, Any]]] = defaultdict(list)
+        # (model staged before, model, replaces a stored twin) -> rows
+        groups: dict[tuple[str | None, str, bool], list[dict[str, Any]]] = defaultdict(list)
         for row in rows:
             stored, staged = found.get(row["id"], (False, None))
             row["_stage"] = stage
             row.pop("_replaces", None)  # set by an attempt the driver retries
             if stored:
                 row["_replaces"] = True
-            groups[staged, row["model"]].append(row)
-        for (old, new), group in groups.items():
+                nodes.drop([row["id"]])
+            groups[staged, row["model"], stored].append(row)
+        fresh: list[neo4j.Result] = []
+        for (old, new, stored), group in groups.items():
             label = _staged_label(new)
             if old is None:
                 query = f"UNWIND $rows AS row CREATE (s:Staged{_labels([label])}) SET s = row"
@@ -476,17 +492,28 @@ class Neo4jStore(Store):
                     f"{relabel}SET s{_labels([label])} "
                     "WITH s, row, s._touch AS touch SET s = row SET s._touch = touch"
                 )
-            tx.run(query, rows=group, x=stage)  # read when the transaction commits
+            if stored:
+                tx.run(query, rows=group, x=stage)  # read when the transaction commits
+            else:  # both lists come from one aggregation, so in the same order
+                query += " RETURN collect(row.id) AS ids, collect(id(s)) AS nodes"
+                fresh.append(tx.run(query, rows=group, x=stage))
+        return fresh
 
     def _stage_relationships(
-        self, tx: neo4j.ManagedTransaction, stage: str, rels: Mapping[RelationshipKey, dict[str, Any]]
+        self,
+        tx: neo4j.ManagedTransaction,
+        stage: str,
+        rels: Mapping[RelationshipKey, dict[str, Any]],
+        nodes: _Nodes,
     ) -> None:
         """As :meth:`_write_relationships`, but the new relationships are staged and the ones they
         replace marked; a relationship staged before by the same import is replaced outright.
 
         A relationship between two twins the import adds needs no mark: no read sees it before its
         twins are published, and deleting those twins (a rollback) takes it along. Those are created
-        plainly; only the ones that touch a stored twin carry ``_stage`` and mark that twin.
+        plainly between the nodes the import staged its twins in (found by node id, which costs half
+        as much as an index seek); only the ones that touch a stored twin carry ``_stage`` and mark
+        that twin.
         """
         ends = list(dict.fromkeys(end for row in rels.values() for end in (row["s"], row["t"])))
         stored: set[str] = set()
@@ -497,10 +524,10 @@ class Neo4jStore(Store):
                 x=stage,
             )
             stored.update(record["id"] for record in result)
-        # type -> source -> group; the rows of a fresh group are [target, id, json], smaller to send
+        # type -> source -> group; the rows of a fresh group are [target node, id, json]
         fresh: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
         touching: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
-        fresh_ids: dict[str, list[str]] = defaultdict(list)  # source -> ids of its fresh relationships
+        again: dict[int, list[str]] = defaultdict(list)  # source node -> ids it may have staged before
         types: dict[str, str] = {}  # name -> type
         for (source, rel_id), row in rels.items():
             name = row["n"]
@@ -509,26 +536,30 @@ class Neo4jStore(Store):
                 group = touching[rel_type].setdefault(source, {"s": source, "ids": [], "r": []})
                 group["ids"].append(rel_id)
                 group["r"].append(row)
-            else:
-                fresh[rel_type].setdefault(source, {"s": source, "r": []})["r"].append(
-                    [row["t"], rel_id, row["j"]]
-                )
-                fresh_ids[source].append(rel_id)
+                if (start := nodes.get(source)) is not None:
+                    nodes.staged_from([start])
+                continue
+            start, end = nodes.get(source), nodes.get(row["t"])
+            if start is None or end is None:
+                continue  # an end that is neither stored nor staged: rejected below
+            fresh[rel_type].setdefault(source, {"s": start, "r": []})["r"].append([end, rel_id, row["j"]])
+            if start in nodes.sources:
+                again[start].append(rel_id)
         names = {rel_type: name for name, rel_type in types.items()}
-        if fresh:  # earlier batches' relationships of the same keys go first, in a statement of their own
-            replaced = [{"s": source, "ids": ids} for source, ids in fresh_ids.items()]
-            for chunk in self._chunks(replaced):
-                tx.run(
-                    "UNWIND $groups AS g MATCH (s:Staged {id: g.s, _stage: $x})-[o]->() "
-                    "WHERE s._replaces IS NULL AND o.id IN g.ids DELETE o",
-                    groups=chunk,
-                    x=stage,
-                )  # not waited for: the statements of a transaction run in the order sent
+        # the relationships of the same keys that earlier batches staged go first, in statements of their
+        # own; not waited for: the statements of a transaction run in the order sent
+        for chunk in self._chunks([{"s": start, "ids": ids} for start, ids in again.items()]):
+            tx.run(
+                "UNWIND $groups AS g MATCH (s) WHERE id(s) = g.s "
+                "MATCH (s)-[o]->() WHERE o.id IN g.ids DELETE o",
+                groups=chunk,
+            )
         results: list[neo4j.Result] = []
         for rel_type, by_source in fresh.items():
+            nodes.staged_from(group["s"] for group in by_source.values())
             query = (
-                "UNWIND $groups AS g MATCH (s:Staged {id: g.s, _stage: $x}) WHERE s._replaces IS NULL "
-                "UNWIND g.r AS row MATCH (t:Staged {id: row[0], _stage: $x}) WHERE t._replaces IS NULL "
+                "UNWIND $groups AS g MATCH (s) WHERE id(s) = g.s "
+                "UNWIND g.r AS row MATCH (t) WHERE id(t) = row[0] "
                 f"CREATE (s)-[:{_quoted(rel_type)} {{id: row[1], name: $name, json: row[2]}}]->(t) "
                 "RETURN count(*) AS n"
             )
@@ -1054,15 +1085,51 @@ _END = (
 
 
 class _Import:
-    """An import being written: its id, its models (None: deleted), its size so far."""
+    """An import being written: its id, its models (None: deleted), its size so far, and the node id
+    of each twin it staged that replaces no stored one (held by the process: one int a twin)."""
 
-    __slots__ = ("id", "models", "publishing", "size")
+    __slots__ = ("id", "models", "nodes", "publishing", "size", "sources")
 
     def __init__(self, import_id: str) -> None:
         self.id = import_id
         self.models: dict[str, str | None] = {}
         self.size = 0
         self.publishing = False
+        self.nodes: dict[str, int] = {}
+        self.sources: set[int] = set()  # the nodes of ``nodes`` it staged relationships from
+
+
+class _Nodes:
+    """The staged nodes of an import as one staging transaction changes them: ``changes`` (a twin id
+    -> its node, or None when its node is gone or replaces a stored twin) and ``sources`` apply to the
+    import once the transaction commits; ``get`` sees them at once."""
+
+    __slots__ = ("changes", "committed", "new_sources", "sources")
+
+    def __init__(self, committed: dict[str, int], sources: set[int]) -> None:
+        self.committed = committed
+        self.sources = sources
+        self.changes: dict[str, int | None] = {}
+        self.new_sources: set[int] = set()
+
+    def get(self, twin_id: str) -> int | None:
+        if twin_id in self.changes:
+            return self.changes[twin_id]
+        return self.committed.get(twin_id)
+
+    def drop(self, twin_ids: Iterable[str]) -> None:
+        self.changes.update(dict.fromkeys(twin_ids))
+
+    def staged_from(self, starts: Iterable[int]) -> None:
+        self.new_sources.update(starts)
+
+    def apply(self, importing: _Import) -> None:
+        for twin_id, node in self.changes.items():
+            if node is None:
+                importing.nodes.pop(twin_id, None)
+            else:
+                importing.nodes[twin_id] = node
+        importing.sources |= self.new_sources
 
 
 def _each(match: str, var: str, body: str, *, batched: bool) -> str:

@@ -19,6 +19,8 @@ from typing import Any
 
 import neo4j
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import dtgraph.stores.neo4j as neo4j_store
 from dtgraph.graph.records import Relationship, Twin
@@ -541,6 +543,59 @@ def test_a_staged_import_is_invisible_to_every_read(store: Neo4jStore, publicati
     store.apply_stream(watched())
     assert checked == len(import_stream())
     assert reads(store) == expected_after(import_stream())
+
+
+_IDS = ["a", "m", "p", "n1", "n2", "n3"]  # stored by base_graph, then new ones
+_streams = st.lists(
+    st.builds(
+        lambda twins, deleted, rels, unlinked: Batch(
+            twins=[Twin(i, model, {"name": f"{i} as {model}"}) for i, model in twins.items()],
+            delete_twins=deleted,
+            relationships=[
+                Relationship(r, s, t, "feeds", {"rate": 1.0} if r == "r1" else {}) for r, s, t in rels
+            ],
+            delete_relationships=unlinked,
+        ),
+        st.dictionaries(st.sampled_from(_IDS), st.sampled_from([ASSET, MACHINE, PUMP]), max_size=4),
+        st.lists(st.sampled_from(_IDS), max_size=1),
+        st.lists(
+            st.tuples(st.sampled_from(["r1", "r2", "f"]), st.sampled_from(_IDS), st.sampled_from(_IDS)),
+            max_size=6,
+            unique_by=lambda r: r[:2],
+        ),
+        st.lists(
+            st.tuples(st.sampled_from(_IDS), st.sampled_from(["r1", "r2", "f"])), max_size=2, unique=True
+        ),
+    ),
+    min_size=1,
+    max_size=5,
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(stream=_streams)
+def test_any_stream_gives_what_the_memory_store_gives(
+    store: Neo4jStore, neo4j_uri: str, neo4j_auth: tuple[str, str] | None, stream: list[Batch]
+) -> None:
+    """Twins staged, deleted, staged again under other models, relationships between new and stored
+    twins keyed again across batches (new ones are linked by the node ids staging noted)."""
+    stream = [Batch(twins=[Twin(i, ASSET) for i in ("n1", "n2", "n3")]), *stream]
+    store.wipe()
+    memory = MemoryStore()
+    for batch in base_graph():
+        store.apply(batch)
+        memory.apply(batch)
+    before = reads(store)
+    try:
+        memory.apply_stream(iter(stream))
+    except StoreError:
+        with pytest.raises(StoreError, match="needs twin"):
+            store.apply_stream(iter(stream))
+        assert reads(store) == before
+    else:
+        store.apply_stream(iter(stream))
+        assert reads(store) == reads(memory)
+    assert leftovers(neo4j_uri, neo4j_auth) == NOTHING_LEFT
 
 
 @pytest.mark.parametrize("fault", ["source", "dangling"])
