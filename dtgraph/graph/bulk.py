@@ -234,6 +234,7 @@ class _Checker:
         self.existing: set[str] = set()
         self.model_changed: dict[str, int] = {}
         self.pending: list[tuple[int, Relationship]] = []
+        self.ends: dict[str, Twin] = {}  # relationship ends of the file, as records (see _twin)
 
     def issue(self, issue: GraphIssue) -> None:
         if len(self.report.issues) < self.max_issues:
@@ -339,8 +340,17 @@ class _Checker:
                     self.stored_sources.add(rel.source)
 
     def _twin(self, twin_id: str, stored: dict[str, Twin]) -> Twin | None:
+        """The end of a relationship: the file's twin (its id and model suffice), else the stored one."""
         model = self.twin_model.get(twin_id)
-        return Twin(twin_id, model) if model is not None else stored.get(twin_id)
+        if model is None:
+            return stored.get(twin_id)
+        ends = self.ends
+        twin = ends.get(twin_id)
+        if twin is None:
+            if len(ends) >= CHUNK:  # a few thousand recent ones: a twin's relationships sit together
+                ends.clear()
+            twin = ends[twin_id] = Twin(twin_id, model)
+        return twin
 
     @staticmethod
     def _limit(source: Twin | None, name: str, models: ModelSet) -> int | None:

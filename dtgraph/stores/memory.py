@@ -274,7 +274,7 @@ class MemoryStore(Store):
         missing = [
             f"relationship '{r.id}' from '{r.source}' to '{r.target}' needs twin '{end}'"
             for r in rels.values()
-            for end in dict.fromkeys((r.source, r.target))
+            for end in ((r.source, r.target) if r.source != r.target else (r.source,))
             if end not in twins and (end not in nodes or end in delete_twins)
         ]
         if missing:
