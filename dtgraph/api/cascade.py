@@ -76,6 +76,7 @@ __all__ = [
     "ImpactedTwin",
     "Rollup",
     "dependency_graph",
+    "served_semantics",
     "use_cascade_config",
 ]
 
@@ -122,6 +123,20 @@ def use_cascade_config(graph: TwinGraph, path: Path | str | None) -> None:
     if models.interfaces:
         config.semantics(models)
     _CONFIGS[graph] = config
+
+
+def served_semantics(graph: TwinGraph, models: ModelSet) -> Semantics | None:
+    """The failure semantics the server's cascade configuration gives ``models`` (None: the library's alone).
+
+    A configuration that does not fit the models counts as none here; the cascade queries report it.
+    """
+    config = _CONFIGS.get(graph)
+    if config is None:
+        return None
+    try:
+        return config.semantics(models)
+    except CascadeConfigError:
+        return None
 
 
 def _semantics(config: CascadeConfig | None, models: ModelSet) -> Semantics | None:

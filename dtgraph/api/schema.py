@@ -30,16 +30,17 @@ from graphql import (
 from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 from strawberry.types import ExecutionContext
 
-from dtgraph.api.cascade import CascadeQuery
+from dtgraph.api.cascade import CascadeQuery, served_semantics
 from dtgraph.api.direct import resolve_directly
 from dtgraph.api.documents import DocumentCache, Documents
 from dtgraph.api.errors import expected, translate
 from dtgraph.api.generic import GenericQuery, UntypedTwin
 from dtgraph.api.mutations import Mutation
 from dtgraph.api.typed import TypedPart, build_typed
+from dtgraph.cascade.semantics import Semantics, library_semantics
 from dtgraph.dtdl import ModelSet
 from dtgraph.graph.service import TwinGraph
-from dtgraph.library import LibraryError, cascade_declarations
+from dtgraph.library import LibraryError
 from dtgraph.stores.base import Direction
 
 __all__ = ["HARD_MAX_PAGE_SIZE", "ApiConfig", "DtSchema", "SchemaHolder", "build_schema", "hierarchy_of"]
@@ -90,7 +91,11 @@ class DtSchema(strawberry.Schema):
     """The schema of one model set: generic queries, typed queries and mutations."""
 
     def __init__(
-        self, models: ModelSet, config: ApiConfig | None = None, holder: SchemaHolder | None = None
+        self,
+        models: ModelSet,
+        config: ApiConfig | None = None,
+        holder: SchemaHolder | None = None,
+        semantics: Semantics | None = None,
     ) -> None:
         config = config or ApiConfig()
         documents = Documents()  # parsed and validated query texts of this schema
@@ -116,7 +121,7 @@ class DtSchema(strawberry.Schema):
         self.api_config = config
         self.holder = holder
         self.twin_type_names: dict[str, str] = typed.twin_type_names
-        self.hierarchy: tuple[tuple[str, Direction], ...] = hierarchy_of(models)
+        self.hierarchy: tuple[tuple[str, Direction], ...] = hierarchy_of(models, semantics)
 
     def as_str(self) -> str:
         return print_schema(self._schema)
@@ -159,18 +164,20 @@ def build_schema(models: ModelSet, config: ApiConfig | None = None) -> DtSchema:
     return DtSchema(models, config)
 
 
-def hierarchy_of(models: ModelSet) -> tuple[tuple[str, Direction], ...]:
+def hierarchy_of(models: ModelSet, semantics: Semantics | None = None) -> tuple[tuple[str, Direction], ...]:
     """The containment hierarchy as (relationship name, direction towards the parent) pairs.
 
-    Read from the library's ``cascade.toml`` (kind ``hierarchy``), for the declaring interfaces that are
-    among ``models``: the library's ``partOf`` goes child → parent, so the parent is "out".
+    Read from the failure semantics (kind ``hierarchy``): the library's ``cascade.toml`` and, when the
+    server has one, its cascade configuration, for the declaring interfaces that are among ``models``.
+    The library's ``partOf`` goes child → parent, so the parent is "out".
     """
-    try:
-        declarations = cascade_declarations()
-    except LibraryError:
-        return ()
+    if semantics is None:
+        try:
+            semantics = library_semantics()
+        except LibraryError:
+            return ()
     steps: list[tuple[str, Direction]] = []
-    for d in declarations:
+    for d in semantics.relationships.values():
         if d.kind == "hierarchy" and d.interface in models.interfaces:
             step: tuple[str, Direction] = (d.relationship, "out" if d.direction == "reverse" else "in")
             if step not in steps:
@@ -193,7 +200,8 @@ class SchemaHolder:
         models = self.graph.models
         with self._lock:
             if self._schema is None or self._built_from is not models:
-                self._schema = DtSchema(models, self.config, holder=self)
+                semantics = served_semantics(self.graph, models)
+                self._schema = DtSchema(models, self.config, holder=self, semantics=semantics)
                 self._built_from = models
             return self._schema
 

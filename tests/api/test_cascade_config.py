@@ -81,6 +81,21 @@ def test_graphql_cascade_with_the_server_configuration(acme_store, tmp_path):
         assert [i["twinId"] for i in impacted] == ["feeder"]
 
 
+HIERARCHY = '{ twin(id: "s1") { ancestors { id } } cell: twin(id: "cell") { descendants { id } } }'
+
+
+def test_the_containment_hierarchy_follows_the_configuration(acme_store, tmp_path):
+    settings = load_settings(anonymous_role="reader", cascade_config=write_config(tmp_path))
+    with running(create_app(settings, TwinGraph(acme_store))) as url:
+        data = post(url, HIERARCHY)["data"]
+        assert [t["id"] for t in data["twin"]["ancestors"]] == ["cell"]
+        assert sorted(t["id"] for t in data["cell"]["descendants"]) == ["s1", "s2", "s3"]
+    # without it, inCell is just a relationship
+    with running(create_app(load_settings(anonymous_role="reader"), TwinGraph(acme_store))) as url:
+        data = post(url, HIERARCHY)["data"]
+        assert data["twin"]["ancestors"] == [] and data["cell"]["descendants"] == []
+
+
 def test_settings_read_the_file_and_the_environment(tmp_path, monkeypatch):
     good = write_config(tmp_path)
     assert load_settings(cascade_config=good).cascade_config == good
