@@ -6,10 +6,11 @@ ids and models in memory beside the records being written, and reports every pro
 The records go to the store in chunks through ``Store.apply_stream``, which applies them as one atomic
 change. A rejected import writes nothing.
 
-Into the memory store the file is read once: each chunk is checked, then written, and a problem found
-anywhere stops the writing and rolls back what was written (an undo in memory and a cut of the journal,
-both cheap). Into other stores (Neo4j) the file is read twice: the first pass checks, and only when
-nothing is wrong does the second pass write, so a rejected file costs the database nothing.
+Into the memory store and Neo4j the file is read once: each chunk is checked, then written, and a
+problem found anywhere stops the writing and rolls back what was written (memory: an undo in memory and
+a cut of the journal, both cheap; Neo4j: the staged chunks, never visible, are deleted; it commits a
+chunk while the next is checked). Into other stores the file is read twice: the first pass checks, and
+only when nothing is wrong does the second pass write, so a rejected file costs the store nothing.
 Either way the store is read only for twins and relationships the file does not write (or, for the
 twins it writes, before their chunk is written), so both give the same answers.
 """
@@ -124,8 +125,9 @@ def import_graph(
 def _reads_once(store: Store) -> bool:
     """Whether a rejected import costs the store little enough to check and write in one pass."""
     from dtgraph.stores.memory import MemoryStore  # here: the stores import this package's records
+    from dtgraph.stores.neo4j import Neo4jStore
 
-    return isinstance(store, MemoryStore)
+    return isinstance(store, MemoryStore | Neo4jStore)
 
 
 class _Rejected(Exception):

@@ -22,7 +22,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import dtgraph.graph.bulk as bulk
 import dtgraph.stores.neo4j as neo4j_store
+from dtgraph.graph.ndjson import write_items
 from dtgraph.graph.records import Relationship, Twin
 from dtgraph.stores.base import Batch, Filter, Store
 from dtgraph.stores.errors import StoreError, StoreUnavailable
@@ -595,6 +597,37 @@ def test_any_stream_gives_what_the_memory_store_gives(
     else:
         store.apply_stream(iter(stream))
         assert reads(store) == reads(memory)
+    assert leftovers(neo4j_uri, neo4j_auth) == NOTHING_LEFT
+
+
+@pytest.mark.parametrize("sound", [True, False])
+def test_an_import_file_is_read_once(
+    store: Neo4jStore,
+    sound: bool,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    neo4j_uri: str,
+    neo4j_auth: tuple[str, str] | None,
+) -> None:
+    """Each chunk is checked, then staged while the next is checked; a problem found late (here on
+    the last line) rolls back what was staged."""
+    twins = [Twin(f"n{i}", ASSET) for i in range(30)]
+    rels = [Relationship("r", f"n{i}", f"n{i + 1}", "feeds") for i in range(29)]
+    rels += [] if sound else [Relationship("r", "n29", "nobody", "feeds")]
+    path = tmp_path / "graph.ndjson"
+    with path.open("w", encoding="utf-8") as out:
+        write_items(out, STORE_MODELS, [*twins, *rels])
+    opened = []
+    lines = bulk._lines
+    monkeypatch.setattr(bulk, "_lines", lambda path: opened.append(path) or lines(path))
+    report = bulk.import_graph(path, store, chunk=7)
+    assert len(opened) == 1
+    assert report.ok is sound and report.written is sound
+    assert store.counts() == (
+        {"models": len(STORE_MODELS), "twins": 30, "relationships": 29}
+        if sound
+        else {"models": 0, "twins": 0, "relationships": 0}
+    )
     assert leftovers(neo4j_uri, neo4j_auth) == NOTHING_LEFT
 
 
