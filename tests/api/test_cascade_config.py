@@ -17,8 +17,15 @@ from dtgraph.cli import main
 from dtgraph.graph.service import TwinGraph
 from dtgraph.stores.base import Store
 from dtgraph.stores.memory import MemoryStore
-from tests.cascade.usermodel import CONTRACT, DOCUMENTS, FEEDER_FAILS, STATION, load, write_config
-from tests.conftest import empty_store
+from tests.cascade.usermodel import (
+    CONTRACT,
+    DOCUMENTS,
+    FEEDER_FAILS,
+    STATION,
+    load,
+    loaded_store,
+    write_config,
+)
 
 CASCADE = """
 query ($failed: [ID!]!) {
@@ -36,12 +43,8 @@ CRITICALITY = "{ criticality(top: 3, horizonHours: 24) { twinId valueAtRisk sing
 
 @pytest.fixture(params=["memory", "neo4j"])
 def acme_store(request: pytest.FixtureRequest, tmp_path) -> Iterator[Store]:
-    store = empty_store(request.param, request, tmp_path / "data")
-    try:
-        load(store)
+    with loaded_store(request, tmp_path) as store:
         yield store
-    finally:
-        store.close()
 
 
 def post(url: str, query: str, **variables) -> dict:

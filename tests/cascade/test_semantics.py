@@ -29,10 +29,10 @@ from tests.cascade.usermodel import (
     SKU,
     STATION,
     TWINS,
-    load,
+    loaded_store,
     write_config,
 )
-from tests.conftest import REPO_ROOT, empty_store
+from tests.conftest import REPO_ROOT
 
 MODELS = parse(DOCUMENTS)
 
@@ -48,12 +48,8 @@ def semantics(tmp_path):
 
 @pytest.fixture(params=["memory", "neo4j"])
 def acme_store(request, tmp_path):
-    store = empty_store(request.param, request, tmp_path / "data")
-    try:
-        load(store)
+    with loaded_store(request, tmp_path) as store:
         yield store
-    finally:
-        store.close()
 
 
 def down(result):

@@ -17,11 +17,17 @@ The plant, with answers known by hand when ``feeder`` fails at hour 0:
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from dtgraph.graph.service import TwinGraph
 from dtgraph.stores.base import Store
+from tests.conftest import empty_store
+from tests.graph.conftest import interface
 
 STATION = "dtmi:acme:Station;1"
 FAST = "dtmi:acme:FastStation;1"
@@ -29,16 +35,6 @@ FEEDER = "dtmi:acme:Feeder;1"
 CELL = "dtmi:acme:Cell;1"
 SKU = "dtmi:acme:Sku;1"
 CONTRACT = "dtmi:acme:Contract;1"
-
-
-def _interface(dtmi: str, *contents: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return {
-        "@context": "dtmi:dtdl:context;3",
-        "@id": dtmi,
-        "@type": "Interface",
-        "contents": list(contents),
-        **extra,
-    }
 
 
 def _prop(name: str, schema: Any) -> dict[str, Any]:
@@ -56,9 +52,9 @@ GATE = {
 }
 
 DOCUMENTS = [
-    _interface(FEEDER, _prop("label", "string")),
-    _interface(CELL, _prop("label", "string")),
-    _interface(
+    interface(FEEDER, _prop("label", "string")),
+    interface(CELL, _prop("label", "string")),
+    interface(
         STATION,
         _prop("wipHours", "double"),
         _prop("mttrHours", "double"),
@@ -71,9 +67,9 @@ DOCUMENTS = [
         _rel("locatedIn", FEEDER),
         {"@type": "Relationship", "name": "inCell", "target": CELL, "maxMultiplicity": 1},
     ),
-    _interface(FAST, _prop("speed", "double"), extends=STATION),
-    _interface(SKU, _prop("earningsPerHour", "double"), _rel("madeAt", STATION)),
-    _interface(CONTRACT, _prop("worth", "double"), _prop("client", "string"), _rel("covers", SKU)),
+    interface(FAST, _prop("speed", "double"), extends=STATION),
+    interface(SKU, _prop("earningsPerHour", "double"), _rel("madeAt", STATION)),
+    interface(CONTRACT, _prop("worth", "double"), _prop("client", "string"), _rel("covers", SKU)),
 ]
 
 CONFIG = f"""\
@@ -201,6 +197,17 @@ def load(store: Store) -> TwinGraph:
     graph.create_twins(TWINS)
     graph.create_relationships(RELATIONSHIPS)
     return graph
+
+
+@contextmanager
+def loaded_store(request: pytest.FixtureRequest, folder: Path) -> Iterator[Store]:
+    """A store of the kind ``request.param`` names, holding the acme plant; closed afterwards."""
+    store = empty_store(request.param, request, folder / "data")
+    try:
+        load(store)
+        yield store
+    finally:
+        store.close()
 
 
 def write_import_file(folder: Path) -> Path:
