@@ -99,6 +99,10 @@ class Kernel:
     sink_edge: Ints
     sink_node: Ints  # per sink, its node
     sink_of: Ints  # per node, its sink number or -1
+    # Links of a chain — one edge out, a single one, no gated edge in (a machine feeding only its line) —
+    # are passed through when a ranking reaches them, never queued: their time goes straight on to
+    # their successor. ``rank(shortcut=False)`` queues them as any node (the reference).
+    chain: Bools
     _free: list[Scratch] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -134,13 +138,18 @@ class Kernel:
         sink_counts = np.bincount(source[into], minlength=n)
         need = np.where(fail_at > 1, fail_at, 0)
         sink_target = sink_of[target[into]].astype(np.int32)
+        single = hierarchy | (fail_at[target] == 1)
+        gated_in = np.bincount(target[~single], minlength=n)
+        first = np.zeros(n, dtype=bool)
+        once = counts == 1
+        first[once] = single[rest][np.cumsum(counts)[once] - 1]
         target = target[rest]
         return cls(
             indptr=np.concatenate(([0], np.cumsum(counts))).astype(np.int64),
             targets=target.astype(np.int32),
             edge=edge[rest].astype(np.int64),
             weight=weight[rest],
-            single=hierarchy[rest] | (fail_at[target] == 1),
+            single=single[rest],
             lead=lead[rest].astype(np.float64),
             buffer=buffer.astype(np.float64),
             fail_at=fail_at.astype(np.int64),
@@ -153,6 +162,7 @@ class Kernel:
             sink_edge=edge[into].astype(np.int64),
             sink_node=sink_node,
             sink_of=sink_of,
+            chain=once & first & (sink_counts == 0) & (gated_in == 0),
         )
 
     @property
@@ -197,19 +207,27 @@ class Kernel:
         return nodes, times, causes
 
     def rank(
-        self, sources: Ints, owner: Ints, lump: Floats, rate: Floats, horizon: float
+        self,
+        sources: Ints,
+        owner: Ints,
+        lump: Floats,
+        rate: Floats,
+        horizon: float,
+        *,
+        shortcut: bool = True,
     ) -> tuple[Floats, Ints, Floats, Ints]:
         """For each source alone: value at risk within ``horizon``, valued nodes stopped, first one down.
 
         ``owner`` per node: the valued twin it stands for, or -1; ``lump``/``rate`` per twin. Returns per
         source (value summed exactly as ``math.fsum``, stops, time to survive or inf, first twin stopped
-        or -1). Runs on every core numba may use.
+        or -1). Runs on every core numba may use. ``shortcut=False``: chains queued as any node (the
+        reference; the same results to the bit).
         """
         k = len(sources)
         value, stops = np.zeros(k), np.zeros(k, dtype=np.int64)
         tts, first = np.full(k, np.inf), np.full(k, -1, dtype=np.int64)
         _rank(
-            *self._args(),
+            *self._args(shortcut),
             self.slots,
             sources,
             owner,
@@ -231,7 +249,7 @@ class Kernel:
         k = len(sources)
         hit = np.zeros(k, dtype=np.int64)
         _rank(
-            *self._args(),
+            *self._args(True),
             self.slots,
             sources,
             np.full(self.n, -1, dtype=np.int64),
@@ -248,7 +266,7 @@ class Kernel:
         )
         return hit > 0
 
-    def _args(self) -> tuple[Any, ...]:
+    def _args(self, shortcut: bool = False) -> tuple[Any, ...]:
         return (
             self.indptr,
             self.targets,
@@ -265,6 +283,7 @@ class Kernel:
             self.sink_weight,
             self.sink_edge,
             self.sink_of,
+            self.chain if shortcut else np.zeros(0, dtype=bool),
         )
 
 
@@ -358,6 +377,7 @@ def _spread(
     sink_weight: Any,
     sink_edge: Any,
     sink_of: Any,
+    chain: Any,
     best: Any,
     where: Any,
     count: Any,
@@ -478,7 +498,21 @@ def _spread(
             best[w] = arrive
             if causes:
                 cause[w] = edge[e]
-            if not dead[w]:
+            # a chain passes its time on at once (its final time is reached the same way, and a done
+            # successor's time is <= t <= what reaches it); ``chain`` is empty when causes are kept
+            improved = True
+            while len(chain) > 0 and chain[w]:
+                f = indptr[w]
+                w = targets[f]
+                arrive = arrive + weight[f]
+                if arrive >= best[w]:
+                    improved = False
+                    break
+                if best[w] == np.inf and count[w] == 0:
+                    touched[m] = w
+                    m += 1
+                best[w] = arrive
+            if improved and not dead[w]:
                 if where[w] < 0:
                     where[w] = size
                     size += 1
@@ -576,6 +610,7 @@ def _rank(
     sink_weight: Any,
     sink_edge: Any,
     sink_of: Any,
+    chain: Any,
     slots: int,
     sources: Any,
     owner: Any,
@@ -630,6 +665,7 @@ def _rank(
                 sink_weight,
                 sink_edge,
                 sink_of,
+                chain,
                 best,
                 where,
                 count,

@@ -183,3 +183,39 @@ def test_ranking_matches_the_python_dijkstra(g, horizon):
     for s in result.suppliers:
         assert s.time_to_survive == expected[s.supplier][2]
         assert s.first_hit == (expected[s.supplier][1][0] if expected[s.supplier][1] else None)
+
+
+@st.composite
+def chained_graphs(draw):
+    """Valued graphs with runs of one-edge links (where the ranking passes times straight on)."""
+    g = draw(valued_graphs())
+    nodes = sorted(g)
+    for i in range(draw(st.integers(0, 6))):
+        a, b = draw(st.sampled_from(nodes)), draw(st.sampled_from(nodes))
+        link = f"c{i:02}"
+        g.add_node(
+            link, gate=draw(st.sampled_from(["all", "any"])), buffer=float(draw(st.sampled_from([0, 2.5])))
+        )
+        g.add_edge(a, link, kind=draw(st.sampled_from(["material", "hierarchy"])), lead=1.25)
+        if draw(st.booleans()) and b != link:
+            g.add_edge(link, b, kind=draw(st.sampled_from(["material", "hierarchy"])), lead=0.5)
+    return g
+
+
+@settings(max_examples=400, deadline=None)
+@given(chained_graphs(), st.sampled_from([5.0, 30.0, 168.0]))
+def test_ranking_passes_chains_through_with_the_same_results(g, horizon):
+    from dtgraph.cascade.criticality import _pruned
+
+    dg = from_networkx(g)
+    p = _pruned(dg)
+    sources = np.arange(dg.n_twins)
+    fast = p.kernel.rank(sources, p.valued, dg.lump, dg.rate, horizon)
+    plain = p.kernel.rank(sources, p.valued, dg.lump, dg.rate, horizon, shortcut=False)
+    for a, b in zip(fast, plain, strict=True):
+        assert np.array_equal(a, b)
+    expected = _python_criticality(dg, horizon)
+    value, stops, tts, _ = fast
+    for x, twin in enumerate(dg.ids[: dg.n_twins]):
+        v, s, t = expected[twin]
+        assert (value[x], stops[x], tts[x]) == (v, len(s), t), twin
