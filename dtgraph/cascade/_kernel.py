@@ -186,7 +186,7 @@ class Kernel:
         self, s: Scratch, sources: Ints, starts: Floats, horizon: float = np.inf
     ) -> tuple[Ints, Floats, Ints]:
         """Nodes down within ``horizon`` when ``sources`` fail at ``starts``: (nodes, times, causes)."""
-        m, ms = _spread(*self._args(), *s.state(), sources, starts, horizon, True)
+        m, ms = _spread(self._args(), s.state(), sources, starts, horizon, True)
         nodes = s.touched[:m].astype(np.int64)
         times, causes = s.best[nodes], s.cause[nodes]
         sinks = s.sink_touched[:ms]
@@ -194,7 +194,7 @@ class Kernel:
             nodes = np.concatenate((nodes, self.sink_node[sinks]))
             times = np.concatenate((times, s.sink_best[sinks]))
             causes = np.concatenate((causes, s.sink_cause[sinks]))
-        _reset(*s.state(), m, ms)
+        _reset(s.state(), m, ms)
         down = (times <= horizon) & (times < np.inf)
         nodes, times, causes = nodes[down], times[down], causes[down]
         if ms and (self.sink_of[sources] >= 0).any():
@@ -227,7 +227,7 @@ class Kernel:
         value, stops = np.zeros(k), np.zeros(k, dtype=np.int64)
         tts, first = np.full(k, np.inf), np.full(k, -1, dtype=np.int64)
         _rank(
-            *self._args(shortcut),
+            self._args(shortcut),
             self.slots,
             sources,
             owner,
@@ -249,7 +249,7 @@ class Kernel:
         k = len(sources)
         hit = np.zeros(k, dtype=np.int64)
         _rank(
-            *self._args(True),
+            self._args(True),
             self.slots,
             sources,
             np.full(self.n, -1, dtype=np.int64),
@@ -315,6 +315,10 @@ def _new_state(n: int, slots: int, sinks: int) -> tuple[Any, ...]:
 
 _new_state_jit = _jit(_new_state)
 
+# positions in the tuples of Kernel._args and Scratch.state read one by one (constants to numba)
+_BUFFER, _SINK_OF = 6, 14
+_BEST, _WHERE, _COUNT, _CAUSE, _TOUCHED, _SINK_BEST, _SINK_CAUSE, _SINK_TOUCHED = 0, 1, 2, 3, 8, 9, 10, 11
+
 
 @_jit
 def _sift_up(queue: Any, queue_t: Any, where: Any, j: int, v: int, t: float) -> None:
@@ -362,40 +366,49 @@ def _pop(queue: Any, queue_t: Any, where: Any, size: int) -> int:
 
 @_jit
 def _spread(
-    indptr: Any,
-    targets: Any,
-    edge: Any,
-    weight: Any,
-    single: Any,
-    lead: Any,
-    buffer: Any,
-    fail_at: Any,
-    dead: Any,
-    slot: Any,
-    sink_indptr: Any,
-    sink_target: Any,
-    sink_weight: Any,
-    sink_edge: Any,
-    sink_of: Any,
-    chain: Any,
-    best: Any,
-    where: Any,
-    count: Any,
-    cause: Any,
-    slot_time: Any,
-    slot_edge: Any,
-    queue: Any,
-    queue_t: Any,
-    touched: Any,
-    sink_best: Any,
-    sink_cause: Any,
-    sink_touched: Any,
+    graph: Any,
+    state: Any,
     sources: Any,
     starts: Any,
     horizon: float,
     causes: bool,
 ) -> tuple[int, int]:
-    """Spread from ``sources`` failing at ``starts``; return how many nodes and sinks it touched."""
+    """Spread from ``sources`` failing at ``starts``; return how many nodes and sinks it touched.
+
+    ``graph`` is :meth:`Kernel._args`, ``state`` :meth:`Scratch.state` (tuples: numba takes them whole).
+    """
+    (
+        indptr,
+        targets,
+        edge,
+        weight,
+        single,
+        lead,
+        buffer,
+        fail_at,
+        dead,
+        slot,
+        sink_indptr,
+        sink_target,
+        sink_weight,
+        sink_edge,
+        _,  # sink_of: sinks are reached by their own edges
+        chain,
+    ) = graph
+    (
+        best,
+        where,
+        count,
+        cause,
+        slot_time,
+        slot_edge,
+        queue,
+        queue_t,
+        touched,
+        sink_best,
+        sink_cause,
+        sink_touched,
+    ) = state
     m = 0
     ms = 0
     size = 0
@@ -521,22 +534,10 @@ def _spread(
 
 
 @_jit
-def _reset(
-    best: Any,
-    where: Any,
-    count: Any,
-    cause: Any,
-    slot_time: Any,
-    slot_edge: Any,
-    queue: Any,
-    queue_t: Any,
-    touched: Any,
-    sink_best: Any,
-    sink_cause: Any,
-    sink_touched: Any,
-    m: int,
-    ms: int,
-) -> None:
+def _reset(state: Any, m: int, ms: int) -> None:
+    best, where, count, cause = state[_BEST], state[_WHERE], state[_COUNT], state[_CAUSE]
+    touched, sink_touched = state[_TOUCHED], state[_SINK_TOUCHED]
+    sink_best, sink_cause = state[_SINK_BEST], state[_SINK_CAUSE]
     for i in range(m):
         v = touched[i]
         best[v] = np.inf
@@ -595,22 +596,7 @@ def _fsum_value(partials: Any, n: int) -> float:
 
 @_jit_parallel
 def _rank(
-    indptr: Any,
-    targets: Any,
-    edge: Any,
-    weight: Any,
-    single: Any,
-    lead: Any,
-    buffer: Any,
-    fail_at: Any,
-    dead: Any,
-    slot: Any,
-    sink_indptr: Any,
-    sink_target: Any,
-    sink_weight: Any,
-    sink_edge: Any,
-    sink_of: Any,
-    chain: Any,
+    graph: Any,
     slots: int,
     sources: Any,
     owner: Any,
@@ -627,62 +613,19 @@ def _rank(
 ) -> None:
     """Per source alone: value at risk (exact sum), valued nodes stopped, the first one; or if ``goal`` >= 0,
     only whether the goal goes down (``stops`` 0 or 1). Sources are shared out between threads."""
-    n = len(buffer)
+    n = len(graph[_BUFFER])
+    sink_of = graph[_SINK_OF]
     sinks = len(sink_owner)
     for c in numba.prange(chunks):
-        (
-            best,
-            where,
-            count,
-            cause,
-            slot_time,
-            slot_edge,
-            queue,
-            queue_t,
-            touched,
-            sink_best,
-            sink_cause,
-            sink_touched,
-        ) = _new_state_jit(n, slots, sinks)
+        state = _new_state_jit(n, slots, sinks)
+        best, touched = state[_BEST], state[_TOUCHED]
+        sink_best, sink_touched = state[_SINK_BEST], state[_SINK_TOUCHED]
         one = np.zeros(1, dtype=np.int64)
         zero = np.zeros(1)
         partials = np.empty(64)
         for i in range(c, len(sources), chunks):
             one[0] = sources[i]
-            m, ms = _spread(
-                indptr,
-                targets,
-                edge,
-                weight,
-                single,
-                lead,
-                buffer,
-                fail_at,
-                dead,
-                slot,
-                sink_indptr,
-                sink_target,
-                sink_weight,
-                sink_edge,
-                sink_of,
-                chain,
-                best,
-                where,
-                count,
-                cause,
-                slot_time,
-                slot_edge,
-                queue,
-                queue_t,
-                touched,
-                sink_best,
-                sink_cause,
-                sink_touched,
-                one,
-                zero,
-                np.inf,
-                False,
-            )
+            m, ms = _spread(graph, state, one, zero, np.inf, False)
             if goal >= 0:
                 hit = best[goal] < np.inf or (sink_of[goal] >= 0 and sink_best[sink_of[goal]] < np.inf)
                 stops[i] = 1 if hit else 0
@@ -722,19 +665,4 @@ def _rank(
                 stops[i] = h
                 tts[i] = t_first
                 first[i] = x_first
-            _reset(
-                best,
-                where,
-                count,
-                cause,
-                slot_time,
-                slot_edge,
-                queue,
-                queue_t,
-                touched,
-                sink_best,
-                sink_cause,
-                sink_touched,
-                m,
-                ms,
-            )
+            _reset(state, m, ms)
