@@ -12,6 +12,7 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
+from dtgraph.commands.arguments import add_command
 from dtgraph.commands.progress import ProgressBar
 from dtgraph.commands.store_options import STORE_EPILOG, StoreOpenError, add_store_options, open_from_args
 from dtgraph.stores.errors import StoreError
@@ -64,12 +65,12 @@ def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
         description="Work with Asset Administration Shells (IDTA metamodel V3).",
     )
     commands = parser.add_subparsers(dest="aas_command", metavar="COMMAND", required=True)
-    imp = commands.add_parser(
+    imp = add_command(
+        commands,
         "import",
         help="import AAS JSON, XML or AASX files into the graph atomically",
         description=_DESCRIPTION,
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     imp.add_argument("files", metavar="FILE", nargs="+", help="AAS files: .json, .xml or .aasx")
     imp.add_argument(

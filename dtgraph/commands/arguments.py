@@ -1,10 +1,10 @@
-"""Argument types the commands share."""
+"""Argument types and parser set-up the commands share."""
 
 from __future__ import annotations
 
 import argparse
 
-__all__ = ["positive_int"]
+__all__ = ["add_command", "positive_int"]
 
 
 def positive_int(text: str) -> int:
@@ -16,3 +16,21 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
+
+
+def add_command(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    *,
+    help: str,
+    description: str,
+    epilog: str,
+) -> argparse.ArgumentParser:
+    """A command's parser, its description and examples shown as written."""
+    return subparsers.add_parser(
+        name,
+        help=help,
+        description=description,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dtgraph.commands.arguments import positive_int
+from dtgraph.commands.arguments import add_command, positive_int
 from dtgraph.commands.store_options import STORE_EPILOG, StoreOpenError, add_store_options, open_from_args
 
 if TYPE_CHECKING:
@@ -70,13 +70,13 @@ def add_cascade_config_option(parser: argparse.ArgumentParser, default: str | No
 
 def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
     """Add the ``cascade`` command."""
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "cascade",
         help="what the failure of twins reaches, when, why, and the value at risk",
         description=_CASCADE,
         epilog=_EPILOG + "\n\nexamples:\n  dtgraph cascade --fail site-0-power --horizon 72\n"
         "  dtgraph cascade --fail supplier-1-3 --samples 1000 --seed 7 --json",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--fail", action="append", required=True, metavar="ID", help="a failed twin (repeatable)"
@@ -102,12 +102,12 @@ def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
 
 def register_criticality(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
     """Add the ``criticality`` command."""
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "criticality",
         help="rank twins by the value their failure puts at risk; single points of failure",
         description=_CRITICALITY,
         epilog=_EPILOG + "\n\nexample:\n  dtgraph criticality --top 20 --horizon 336",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--top", type=positive_int, default=20, metavar="N", help="twins to show (default 20)"

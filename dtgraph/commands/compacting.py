@@ -13,6 +13,7 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
+from dtgraph.commands.arguments import add_command
 from dtgraph.commands.importing import usage_error
 from dtgraph.commands.store_options import STORE_EPILOG, StoreOpenError, add_store_options, open_from_args
 from dtgraph.stores.errors import StoreError
@@ -45,12 +46,12 @@ examples:
 
 def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
     """Add the ``compact`` command."""
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "compact",
         help="write a snapshot of a memory store's data directory, so that it opens quickly",
         description=_DESCRIPTION,
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
     add_store_options(parser)

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dtgraph.commands.arguments import positive_int
+from dtgraph.commands.arguments import add_command, positive_int
 from dtgraph.commands.importing import load, usage_error
 from dtgraph.commands.store_options import (
     STORE_EPILOG,
@@ -55,12 +55,12 @@ examples:
 
 def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
     """Add the ``demo`` command."""
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "demo",
         help="generate the demo enterprise as an import file, or load it into a store",
         description=_DESCRIPTION,
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--twins", type=positive_int, default=2000, metavar="N", help="about how many twins (default 2000)"

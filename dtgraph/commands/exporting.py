@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from dtgraph.commands.arguments import add_command
 from dtgraph.commands.importing import usage_error
 from dtgraph.commands.store_options import STORE_EPILOG, StoreOpenError, add_store_options, open_from_args
 from dtgraph.stores.errors import StoreError
@@ -47,12 +48,12 @@ examples:
 
 def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
     """Add the ``export`` command."""
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "export",
         help="write the whole graph as an import file (NDJSON)",
         description=_DESCRIPTION,
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "-o", "--output", type=Path, metavar="FILE", help="write to FILE instead of standard output"

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dtgraph.commands.arguments import add_command
 from dtgraph.commands.progress import ProgressBar
 from dtgraph.commands.store_options import STORE_EPILOG, StoreOpenError, add_store_options, open_from_args
 from dtgraph.stores.errors import StoreError
@@ -63,12 +64,12 @@ examples:
 
 def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
     """Add the ``import`` command."""
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "import",
         help="check an import file (NDJSON) and load it into the store atomically",
         description=_DESCRIPTION,
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("file", metavar="FILE", help="the import file, or - for standard input")
     parser.add_argument(

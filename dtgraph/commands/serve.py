@@ -24,7 +24,7 @@ from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dtgraph.commands.arguments import positive_int
+from dtgraph.commands.arguments import add_command, positive_int
 from dtgraph.commands.cascade import add_cascade_config_option
 from dtgraph.commands.store_options import add_store_options
 
@@ -87,12 +87,12 @@ examples:
 
 def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
     """Add the ``serve`` command."""
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "serve",
         help="serve the graph over GraphQL (HTTP and WebSocket), with GraphiQL",
         description=_DESCRIPTION,
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--host", metavar="HOST", help="address to listen on (default 127.0.0.1)")
     parser.add_argument(

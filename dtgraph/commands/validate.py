@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dtgraph.commands.arguments import add_command
 from dtgraph.commands.progress import ProgressBar
 from dtgraph.dtdl.errors import DtdlValidationError, Location, ParsingError
 from dtgraph.dtdl.loader import FolderResolver, LoadedDocuments, LoadError, find_files, read_files
@@ -55,12 +56,12 @@ examples:
 
 def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
     """Add the ``validate`` command."""
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "validate",
         help="check DTDL files and folders as one model",
         description=_DESCRIPTION,
         epilog=_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "paths",
