@@ -2,9 +2,16 @@
 
 Input: the demo enterprise (``dtgraph.demo``) of N twins (default 100,000; ``--full`` 1,000,000), with
 ``--extra`` more ``consumes`` relationships per machine (default 10) so that the graph has about five
-dependencies a twin (the demo alone has about three), loaded into a ``MemoryStore`` (no journal).
+dependencies a twin (the demo alone has about three), loaded into a ``MemoryStore`` (no journal). With
+``--neo4j``, the same graph is also written to an import file and loaded into Neo4j by the bulk import
+(``import_graph``, every record checked), into a Neo4j 5.26 started as ``bench/graph_load.py`` starts it
+(``scripts/neo4j start`` on a free port, default heap and page cache, stopped once read) or the server
+``DTGRAPH_BENCH_NEO4J_URI`` names (its database is wiped).
 
-Figures: the snapshot (``dtgraph.cascade.snapshot``: one streaming read of the store into arrays); one
+Figures: the snapshot (``dtgraph.cascade.snapshot``: one streaming read of the store into arrays); with
+``--neo4j`` the snapshot from Neo4j too, checked to be the memory store's graph (same ids, names and
+arrays) and given as a ratio to the memory store's in the same run: read twice, the first read just after
+the import, the second, the one reported, from the server warmed up as a server that runs for long is; one
 deterministic cascade with time to impact, explanations and roll-ups (``cascade``) for each failure of
 ``--fail`` (default: one machine, a part, a tier-1 supplier, a site's power distribution and the enterprise
 itself, which reaches everything), within ``--horizon`` hours (default 720); ``--samples`` Monte Carlo
@@ -17,17 +24,20 @@ kernel's first call (compiling, or loading the compiled code numba caches beside
 apart.
 
     python bench/cascade.py [--twins N | --full] [--extra K] [--samples N] [--fail ID ...] [--json]
-                            [--skip-criticality]
+                            [--skip-criticality] [--neo4j]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import itertools
 import json
 import math
 import os
 import random
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,10 +49,14 @@ import numpy as np
 
 from dtgraph.cascade import _kernel, cascade, criticality, from_networkx, monte_carlo, reference, snapshot
 from dtgraph.cascade.deterministic import failure_times
+from dtgraph.cascade.snapshot import DependencyGraph
 from dtgraph.demo import Plan, generate_records
+from dtgraph.graph.bulk import import_graph
+from dtgraph.graph.ndjson import write_items
 from dtgraph.graph.records import Relationship, Twin
 from dtgraph.stores.base import Batch
 from dtgraph.stores.memory import MemoryStore
+from dtgraph.stores.neo4j import Neo4jStore
 
 
 def records(twins: int, extra: int, seed: int = 7) -> Iterator[tuple[str, Any]]:
@@ -95,6 +109,81 @@ def load(twins: int, extra: int) -> tuple[MemoryStore, dict[str, int]]:
     return store, counts
 
 
+def write_import_file(path: Path, twins: int, extra: int) -> None:
+    """The graph ``load`` builds, as an import file: models first, then twins, then relationships."""
+    stream = records(twins, extra)
+    models: list[dict[str, Any]] = []
+    rest: Iterator[Any] = iter(())
+    for section, obj in stream:
+        if section != "Models":
+            rest = itertools.chain([obj], (o for _, o in stream))
+            break
+        models.append(obj)
+    with path.open("w", encoding="utf-8") as out:
+        write_items(out, models, rest)
+
+
+def same(a: DependencyGraph, b: DependencyGraph) -> bool:
+    """Whether two snapshots are the same graph: every field the graph is built from (the rest derives)."""
+    for f in dataclasses.fields(DependencyGraph):
+        if not f.init:
+            continue
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if isinstance(x, np.ndarray):
+            if not (x.dtype == y.dtype and np.array_equal(x, y, equal_nan=x.dtype.kind == "f")):
+                return False
+        elif x != y:
+            return False
+    return True
+
+
+class CouldNotRun(Exception):
+    """The Neo4j part could not run (the import was rejected or the counts are wrong)."""
+
+
+def neo4j_snapshots(twins: int, extra: int, expected: DependencyGraph) -> dict[str, Any]:
+    """Import the graph into Neo4j through the bulk path, then snapshot it twice, each compared with
+    ``expected``; the server is stopped (when started here) before returning."""
+    from graph_load import Neo4jServer  # bench/graph_load.py, beside this script: start and stop as it does
+
+    with tempfile.TemporaryDirectory(prefix="dtgraph-bench-") as tmp:
+        work = Path(tmp)
+        path = work / "cascade.ndjson"
+        write_import_file(path, twins, extra)
+        server = Neo4jServer(work, None)
+        try:
+            store = Neo4jStore(server.uri, auth=(server.user, server.password))
+            try:
+                store.wipe()
+                import_s, report = timed(import_graph, path, store)
+                if not report.ok or not report.written:
+                    raise CouldNotRun(f"the import into Neo4j was rejected: {report.issues[:3]}")
+                imported = {
+                    "models": report.models,
+                    "twins": report.twins,
+                    "relationships": report.relationships,
+                }
+                if store.counts() != imported:
+                    raise CouldNotRun(f"Neo4j holds {store.counts()} after importing {imported}")
+                first_s, first = timed(snapshot, store)
+                identical = same(first, expected)
+                del first  # one graph at a time beside the memory store's
+                warm_s, graph = timed(snapshot, store)
+                identical = identical and same(graph, expected)
+            finally:
+                store.close()
+        finally:
+            server.stop()
+    return {
+        "server": server.note,
+        "import_s": import_s,
+        "entities": report.models + report.twins + report.relationships,
+        "first_s": first_s,
+        "s": warm_s,
+        "identical": identical,
+    }
+
+
 def timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[float, Any]:
     start = time.perf_counter()
     result = fn(*args, **kwargs)
@@ -126,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fail", action="append", help="failed twin (repeatable)")
     parser.add_argument("--skip-criticality", action="store_true")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--neo4j", action="store_true", help="also snapshot the graph from Neo4j")
     args = parser.parse_args(argv)
     twins = 1_000_000 if args.full else args.twins
     fails = args.fail or [
@@ -153,7 +243,35 @@ def main(argv: list[str] | None = None) -> int:
         f"-> {graph.n_edges:,} dependencies, {graph.n - graph.n_twins:,} roll-up nodes "
         f"(loaded in {load_s:.1f} s)"
     )
-    say(f"snapshot: {snap_s:.2f} s ({(counts['twins'] + counts['relationships']) / snap_s:,.0f} entities/s)")
+    entities = counts["twins"] + counts["relationships"]
+    say(f"snapshot: {snap_s:.2f} s ({entities / snap_s:,.0f} entities/s)")
+    if args.neo4j:
+        try:
+            neo = neo4j_snapshots(twins, args.extra, graph)
+        except CouldNotRun as exc:
+            print(f"could not run: {exc}", file=sys.stderr)
+            return 1
+        if not neo["identical"]:
+            print("wrong answer: the snapshots from Neo4j and the memory store differ", file=sys.stderr)
+            return 1
+        figures["neo4j"] = {
+            "server": neo["server"],
+            "import_s": neo["import_s"],
+            "snapshot_s": neo["s"],
+            "first_snapshot_s": neo["first_s"],
+            "ratio": neo["s"] / snap_s,
+            "load": os.getloadavg()[0],
+        }
+        say(
+            f"snapshot from neo4j: {neo['s']:.2f} s ({entities / neo['s']:,.0f} entities/s), identical to "
+            f"the memory store's; {neo['s'] / snap_s:.1f}x the memory store's {snap_s:.2f} s; "
+            f"load {os.getloadavg()[0]:.1f}"
+        )
+        say(
+            f"neo4j: {neo['server']}; {neo['entities']:,} entities imported (import_graph) in "
+            f"{neo['import_s']:.1f} s; the first snapshot, just after the import: {neo['first_s']:.2f} s "
+            f"({neo['first_s'] / snap_s:.1f}x), also identical; the line above is the second"
+        )
 
     nx_s, g = timed(graph.to_networkx)
     exp_s, h = timed(reference.expand, g)
