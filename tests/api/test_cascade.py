@@ -124,6 +124,22 @@ def test_twins_are_loaded_through_the_data_loader(demo: Api, supplier: str) -> N
     assert all(r["twin"]["id"] == r["twinId"] for r in result["rollups"])
 
 
+def test_impacted_twins_are_read_as_their_typed_types(demo: Api, supplier: str) -> None:
+    query = """query ($f: [ID!]!) { cascade(failed: $f) {
+        impacted(category: "CustomerOrder", first: 3) { twinId valueAtRisk
+          twin { __typename ... on CustomerOrder { customer orderValue } } } } }"""
+    result = data(demo.run(query, role="reader", f=[supplier]))["cascade"]
+    assert len(result["impacted"]) == 3
+    for row in result["impacted"]:
+        order = demo.store.get_twins([row["twinId"]])[row["twinId"]]
+        assert row["twin"] == {
+            "__typename": "CustomerOrder",
+            "customer": order.properties["customer"],
+            "orderValue": order.properties["orderValue"],
+        }
+        assert row["valueAtRisk"] >= order.properties["orderValue"]
+
+
 def test_results_are_identical_on_every_store(demo: Api, reference: Api, supplier: str) -> None:
     for variables in (
         {"failed": [supplier]},
