@@ -130,16 +130,14 @@ def served_semantics(graph: TwinGraph, models: ModelSet) -> Semantics | None:
 
     A configuration that does not fit the models counts as none here; the cascade queries report it.
     """
-    config = _CONFIGS.get(graph)
-    if config is None:
-        return None
     try:
-        return config.semantics(models)
-    except CascadeConfigError:
+        return _semantics(_CONFIGS.get(graph), models)
+    except ApiError:
         return None
 
 
 def _semantics(config: CascadeConfig | None, models: ModelSet) -> Semantics | None:
+    """What ``config`` gives ``models`` (raises ApiError INVALID_CASCADE_CONFIG when it does not fit)."""
     if config is None:
         return None
     try:

@@ -43,7 +43,7 @@ import networkx as nx
 import numpy as np
 import numpy.typing as npt
 
-from dtgraph.cascade.semantics import CATEGORIES, Semantics, library_semantics
+from dtgraph.cascade.semantics import CATEGORIES, EDGE_ROLES, Semantics, library_semantics
 from dtgraph.dtdl import ModelSet, parse
 from dtgraph.graph.records import Relationship, Twin
 from dtgraph.library import CascadeDeclaration, library_model_set
@@ -71,7 +71,6 @@ _PRODUCTION = (0, 2)  # material, supply: what makes a hierarchy child take part
 _OTHER = len(CATEGORIES) - 1
 
 _GATES = {"all": 0, "any": 1, "kOfN": 2}
-_LIBRARY_EDGE = ("leadTimeHours", "failureProbability")
 
 
 def _hours(value: Any, default: float) -> float:
@@ -408,7 +407,7 @@ def _compile(
 # ---- sources -------------------------------------------------------------------------------------------
 
 
-_Orientation = tuple[bool, int, tuple[str, str] | None]  # forward, kind, (lead, probability) names if renamed
+_Orientation = tuple[bool, int, Mapping[str, str] | None]  # forward, kind, renamed properties
 
 
 def _orientation(declaration: CascadeDeclaration | None) -> _Orientation | None:
@@ -418,8 +417,15 @@ def _orientation(declaration: CascadeDeclaration | None) -> _Orientation | None:
     return (
         declaration.direction == "forward",
         KINDS.index(declaration.kind),
-        None if names == _LIBRARY_EDGE else names,
+        None if names == EDGE_ROLES else dict(zip(EDGE_ROLES, names, strict=True)),
     )
+
+
+def _roles(props: Mapping[str, Any], renamed: Mapping[str, str] | None) -> Mapping[str, Any]:
+    """``props`` by the library's property names (``renamed``: role -> the model's own name, if any)."""
+    if renamed is None:
+        return props
+    return {role: props.get(name) for role, name in renamed.items()}
 
 
 def from_records(
@@ -442,10 +448,7 @@ def from_records(
                 node = nodes[record.model] = (found.category, found.properties)
             category, renamed = node
             model_of[len(builder.ids)] = record.model
-            props = record.properties
-            if renamed is not None:  # the model's own property names for the library's roles
-                props = {role: props.get(name) for role, name in renamed.items()}
-            builder.twin(record.id, category, props)
+            builder.twin(record.id, category, _roles(record.properties, renamed))
             continue
         source = builder.index.get(record.source)
         if source is None:
@@ -456,15 +459,9 @@ def from_records(
         how = declared[key]
         if how is None:
             continue
-        forward, kind, edge_names = how
+        forward, kind, renamed = how
         u, v = (record.source, record.target) if forward else (record.target, record.source)
-        props = record.properties
-        if edge_names is not None:
-            props = {
-                "leadTimeHours": props.get(edge_names[0]),
-                "failureProbability": props.get(edge_names[1]),
-            }
-        builder.edge(u, v, kind, record.name, props)
+        builder.edge(u, v, kind, record.name, _roles(record.properties, renamed))
     return builder.finish()
 
 

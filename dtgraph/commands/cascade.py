@@ -55,12 +55,12 @@ def _hours(text: str) -> float:
     return value
 
 
-def add_cascade_config_option(parser: argparse.ArgumentParser, default: str | None = None) -> None:
-    """Add ``--cascade-config FILE``."""
+def add_cascade_config_option(parser: argparse.ArgumentParser, *, from_env: bool = False) -> None:
+    """Add ``--cascade-config FILE`` (``from_env``: defaulting to ``$DTGRAPH_CASCADE_CONFIG``)."""
     parser.add_argument(
         "--cascade-config",
         type=Path,
-        default=default,
+        default=(os.environ.get("DTGRAPH_CASCADE_CONFIG") or None) if from_env else None,
         metavar="FILE",
         help="failure semantics of your own models: which relationships carry failure, which "
         "properties hold buffer, recovery, gate, value (TOML, see dtdl/README.md; default: "
@@ -95,7 +95,7 @@ def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
         "--limit", type=positive_int, default=40, metavar="N", help="rows per table (default 40)"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON document")
-    add_cascade_config_option(parser, os.environ.get("DTGRAPH_CASCADE_CONFIG") or None)
+    add_cascade_config_option(parser, from_env=True)
     add_store_options(parser)
     parser.set_defaults(run=_run_cascade)
 
@@ -116,7 +116,7 @@ def register_criticality(subparsers: Subparsers[argparse.ArgumentParser]) -> Non
         "--horizon", type=_hours, default=168.0, metavar="H", help="hours ahead (default 168)"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON document")
-    add_cascade_config_option(parser, os.environ.get("DTGRAPH_CASCADE_CONFIG") or None)
+    add_cascade_config_option(parser, from_env=True)
     add_store_options(parser)
     parser.set_defaults(run=_run_criticality)
 
