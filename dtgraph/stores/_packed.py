@@ -19,7 +19,7 @@ import orjson
 from dtgraph.graph.records import Relationship, RelationshipKey, Twin
 from dtgraph.stores.errors import StoreError
 
-__all__ = ["EMPTY", "PackedRelationship", "PackedTwin", "pack", "unpack"]
+__all__ = ["EMPTY", "PackedRelationship", "PackedTwin", "json_default", "loads", "pack", "unpack"]
 
 EMPTY = b"{}"  # every record without properties shares this object
 _NOTHING: Mapping[str, Any] = MappingProxyType({})
@@ -40,9 +40,11 @@ def pack(values: Mapping[str, Any]) -> bytes:
         return EMPTY
     try:
         plain = values if type(values) is dict else dict(values)  # records hold read-only views
-        blob = orjson.dumps(plain, default=_plain, option=_OPTIONS)
+        blob = orjson.dumps(plain, default=json_default, option=_OPTIONS)
         if b"null" in blob:
-            blob = json.dumps(values, separators=(",", ":"), ensure_ascii=False, default=_plain).encode()
+            blob = json.dumps(
+                values, separators=(",", ":"), ensure_ascii=False, default=json_default
+            ).encode()
     except (TypeError, ValueError) as exc:
         raise StoreError(f"the batch cannot be written as JSON; nothing was changed: {exc}") from exc
     # orjson's bytes keep the buffer it wrote into (4 KB at least): a copy holds just the bytes
@@ -53,14 +55,19 @@ def unpack(blob: bytes) -> Mapping[str, Any]:
     """The read-only property values of packed bytes."""
     if blob is EMPTY:
         return _NOTHING
+    return MappingProxyType(loads(blob))
+
+
+def loads(blob: bytes) -> Any:
+    """The JSON value of ``blob``, NaN and infinities included."""
     try:
-        values = orjson.loads(blob)
+        return orjson.loads(blob)
     except orjson.JSONDecodeError:  # NaN or infinities, written by the json module
-        values = json.loads(blob)
-    return MappingProxyType(values)
+        return json.loads(blob)
 
 
-def _plain(value: object) -> object:
+def json_default(value: object) -> object:
+    """The JSON form of the read-only views and tuples records hold; TypeError for anything else."""
     if isinstance(value, Mapping):
         return dict(value)
     if isinstance(value, tuple):

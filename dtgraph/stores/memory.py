@@ -58,7 +58,6 @@ import contextlib
 import copy
 import gc
 import heapq
-import json
 import mmap
 import os
 import struct
@@ -80,7 +79,7 @@ import orjson
 
 from dtgraph.dtdl import DtdlError, parse
 from dtgraph.graph.records import Relationship, RelationshipKey, Twin
-from dtgraph.stores._packed import PackedRelationship, PackedTwin, pack
+from dtgraph.stores._packed import PackedRelationship, PackedTwin, loads, pack
 from dtgraph.stores._snapshot import SNAPSHOT_NAME, journal_tail_crc, read_snapshot, write_snapshot
 from dtgraph.stores.base import Batch, Capabilities, Change, Direction, Filter, Page, Store
 from dtgraph.stores.errors import StoreCorrupted, StoreError, UnsupportedOperation
@@ -284,28 +283,16 @@ class MemoryStore(Store):
                 + "; ".join(missing[:5])
                 + more
             )
-        # packed, with one string object per id, model and relationship name however often they recur
-        # (a million twins hold ten million references to strings)
-        shared, stored_rels = self._shared, self._rels
-        packed: dict[str, PackedTwin] = {}
-        for twin_id, twin in twins.items():
-            data = nodes.get(twin_id)
-            packed[twin_id] = PackedTwin(
-                data["twin"].id if data is not None else twin_id, shared(twin.model), pack(twin.properties)
-            )
-
-        def end(twin_id: str) -> str:
-            found = packed.get(twin_id)
-            return found.id if found is not None else str(nodes[twin_id]["twin"].id)
-
+        packed = self._pack_twins((i, t.model, pack(t.properties)) for i, t in twins.items())
+        end, shared, stored_rels = self._end_id, self._shared, self._rels
         packed_rels: list[PackedRelationship] = []
         for key, record in rels.items():
             old = stored_rels.get(key)
             packed_rels.append(
                 PackedRelationship(
                     old.id if old is not None else record.id,
-                    end(record.source),
-                    end(record.target),
+                    end(record.source, packed),
+                    end(record.target, packed),
                     shared(record.name),
                     pack(record.properties),
                 )
@@ -319,6 +306,23 @@ class MemoryStore(Store):
             tuple(packed_rels),
             tuple(delete_rels),
         )
+
+    def _pack_twins(self, twins: Iterable[tuple[str, str, bytes]]) -> dict[str, PackedTwin]:
+        """(id, model, packed values) as records that share one string object per id and model however
+        often they recur (a million twins hold ten million references to strings)."""
+        nodes, shared = self._nodes, self._shared
+        packed: dict[str, PackedTwin] = {}
+        for twin_id, model, values in twins:
+            data = nodes.get(twin_id)
+            packed[twin_id] = PackedTwin(
+                data["twin"].id if data is not None else twin_id, shared(model), values
+            )
+        return packed
+
+    def _end_id(self, twin_id: str, packed: Mapping[str, PackedTwin]) -> str:
+        """The shared id object of a relationship's end: a twin of ``packed`` or a stored one."""
+        found = packed.get(twin_id)
+        return found.id if found is not None else str(self._nodes[twin_id]["twin"].id)
 
     def _commit(self, entry: _Entry) -> None:
         """Make ``entry`` the current state and log it; on any exception put back what was there before."""
@@ -625,25 +629,17 @@ class MemoryStore(Store):
     def _unplain(self, plain: Sequence[Any]) -> _Entry:
         """The log entry of a snapshot's plain tuple, with ids, models and names shared as ``_plan`` does."""
         time, models, delete_models, twins, delete_twins, rels, delete_rels = plain
-        nodes, shared = self._nodes, self._shared
-        packed: dict[str, PackedTwin] = {}
-        for twin_id, model, values in twins:
-            data = nodes.get(twin_id)
-            packed[twin_id] = PackedTwin(
-                data["twin"].id if data is not None else twin_id, shared(model), values
-            )
-
-        def end(twin_id: str) -> str:
-            found = packed.get(twin_id)
-            return found.id if found is not None else str(nodes[twin_id]["twin"].id)
-
+        packed = self._pack_twins(twins)
+        end, shared = self._end_id, self._shared
         return _Entry(
             datetime.fromisoformat(time),
             tuple(models),
             tuple(delete_models),
             tuple(packed.values()),
             tuple(delete_twins),
-            tuple(PackedRelationship(i, end(s), end(t), shared(n), v) for i, s, t, n, v in rels),
+            tuple(
+                PackedRelationship(i, end(s, packed), end(t, packed), shared(n), v) for i, s, t, n, v in rels
+            ),
             tuple((s, i) for s, i in delete_rels),
         )
 
@@ -989,19 +985,12 @@ def _encode(entry: _Entry, *, group: str | None = None, part: int = 0) -> bytes:
     return orjson.dumps(record)  # every value a user gave is packed already, exactly (see pack)
 
 
-def _loads(payload: bytes) -> Any:
-    try:
-        return orjson.loads(payload)
-    except orjson.JSONDecodeError:  # NaN and infinities, written by the json module
-        return json.loads(payload)
-
-
 def _commit_frame(group: str, parts: int) -> bytes:
     return orjson.dumps({"group": group, "commit": True, "parts": parts})
 
 
 def _decode(payload: bytes) -> _Frame:
-    record = _loads(payload)
+    record = loads(payload)
     group = record.get("group")
     if group is not None and not isinstance(group, str):
         raise ValueError(f"a group id must be a string, not {group!r}")

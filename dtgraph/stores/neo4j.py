@@ -104,6 +104,7 @@ from neo4j.exceptions import (
 )
 
 from dtgraph.graph.records import Relationship, RelationshipKey, Twin
+from dtgraph.stores._packed import json_default
 from dtgraph.stores.base import Batch, Capabilities, Direction, Filter, Page, Store
 from dtgraph.stores.errors import StoreError, StoreUnavailable
 
@@ -920,22 +921,14 @@ def _dumps(value: Any, what: str) -> str:
     # surrogates, keys that are not strings) and writes NaN and infinities as null, so text with a null
     # in it is written again by the standard library, which keeps them
     with suppress(orjson.JSONEncodeError):
-        raw = orjson.dumps(value, default=_json_default)
+        raw = orjson.dumps(value, default=json_default)
         if b"null" not in raw:
             return raw.decode()
     try:
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=json_default)
     except (TypeError, ValueError) as exc:
         raise StoreError(f"{what} cannot be written as JSON; nothing was changed: {exc}") from exc
-    return text if _encodable(text) else json.dumps(value, separators=(",", ":"), default=_json_default)
-
-
-def _json_default(value: object) -> object:
-    if isinstance(value, Mapping):
-        return dict(value)
-    if isinstance(value, tuple):
-        return list(value)
-    raise TypeError(f"{type(value).__name__} is not a JSON value: {value!r}")
+    return text if _encodable(text) else json.dumps(value, separators=(",", ":"), default=json_default)
 
 
 def _encodable(text: str) -> bool:
