@@ -862,7 +862,7 @@ class _Journal:
     def read(self, start: int = 0) -> Iterator[tuple[int, bytes]]:
         """Each complete frame's offset and payload from ``start`` (a frame's offset; 0: the first
         frame); a torn tail is cut off the file."""
-        size = os.fstat(self._fd).st_size
+        size = self.size()
         data = mmap.mmap(self._fd, size, access=mmap.ACCESS_READ) if size else b""
         try:
             if data[: len(_HEADER)] != _HEADER:
