@@ -59,6 +59,7 @@ __all__ = [
     "decode_cursor",
     "encode_cursor",
     "fetch_page",
+    "page_info",
     "wrap",
 ]
 
@@ -609,7 +610,8 @@ async def fetch_page(
     return refs, page.cursor is not None
 
 
-def _page_info(refs: Sequence[TwinRef], more: bool) -> PageInfo:
+def page_info(refs: Sequence[TwinRef], more: bool) -> PageInfo:
+    """The page info of a page of twins ``refs``, ``more`` when further pages follow."""
     return PageInfo(has_next_page=more, end_cursor=encode_cursor(refs[-1].twin.id) if refs else None)
 
 
@@ -649,7 +651,7 @@ async def _q_twins(
     filters = [make_filter(check_path(f.path), f.op.value, f.value) for f in where or []]
     refs, more = await fetch_page(info, model, include_subtypes, filters, first, after)
     edges = [TwinEdge(node=cast(TwinInterface, r), cursor=encode_cursor(r.twin.id)) for r in refs]
-    return TwinConnection(edges=edges, page_info=_page_info(refs, more))
+    return TwinConnection(edges=edges, page_info=page_info(refs, more))
 
 
 @strawberry.type

@@ -27,6 +27,7 @@ __all__ = ["STORE_THREADS", "Loaders", "RelationshipsKey", "blocking", "read"]
 RelationshipsKey = tuple[str, str | None, Direction]  # (twin id, relationship name or None, direction)
 
 R = TypeVar("R")
+V = TypeVar("V")
 
 
 # A store call waits on its store: a Neo4j round trip holds its thread without using the CPU. The
@@ -77,25 +78,27 @@ class Loaders:
         return [found.get(i) for i in ids]
 
     async def _load_relationships(self, keys: list[RelationshipsKey]) -> list[list[Relationship]]:
-        shapes: dict[tuple[str | None, Direction], list[str]] = {}
-        for twin_id, name, direction in keys:
-            shapes.setdefault((name, direction), []).append(twin_id)
-        found: dict[RelationshipsKey, list[Relationship]] = {}
-        for (name, direction), ids in shapes.items():
-            rels = await read(self.store, self.store.relationships, ids, name=name, direction=direction)
-            for twin_id in ids:
-                found[(twin_id, name, direction)] = rels.get(twin_id, [])
+        found = await self._per_shape(keys, self.store.relationships)
         return [found[k] for k in keys]
 
     async def _load_neighbours(self, keys: list[RelationshipsKey]) -> list[list[tuple[Relationship, Twin]]]:
+        found = await self._per_shape(keys, self.store.neighbours)
+        for pairs in found.values():
+            for _, twin in pairs:  # the twins are read: later loads of them cost nothing
+                self.twins.prime(twin.id, twin)
+        return [found[k] for k in keys]
+
+    async def _per_shape(
+        self, keys: list[RelationshipsKey], fn: Callable[..., dict[str, list[V]]]
+    ) -> dict[RelationshipsKey, list[V]]:
+        """``fn`` (a store read by twin ids, ``name`` and ``direction``) once per (name, direction) among
+        ``keys``, its answer per key."""
         shapes: dict[tuple[str | None, Direction], list[str]] = {}
         for twin_id, name, direction in keys:
             shapes.setdefault((name, direction), []).append(twin_id)
-        found: dict[RelationshipsKey, list[tuple[Relationship, Twin]]] = {}
+        found: dict[RelationshipsKey, list[V]] = {}
         for (name, direction), ids in shapes.items():
-            pairs = await read(self.store, self.store.neighbours, ids, name=name, direction=direction)
+            answer = await read(self.store, fn, ids, name=name, direction=direction)
             for twin_id in ids:
-                found[(twin_id, name, direction)] = these = pairs.get(twin_id, [])
-                for _, twin in these:  # the twins are read: later loads of them cost nothing
-                    self.twins.prime(twin.id, twin)
-        return [found[k] for k in keys]
+                found[(twin_id, name, direction)] = answer.get(twin_id, [])
+        return found

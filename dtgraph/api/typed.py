@@ -50,7 +50,7 @@ from graphql import (
 )
 
 from dtgraph.api.context import require
-from dtgraph.api.generic import PageInfo, TwinRef, context, encode_cursor, fetch_page, make_filter, wrap
+from dtgraph.api.generic import TwinRef, context, encode_cursor, fetch_page, make_filter, page_info, wrap
 from dtgraph.api.names import (
     RESERVED_FIELDS,
     RESERVED_TYPES,
@@ -597,8 +597,7 @@ class _Builder:
             filters = _filters(where, specs) if where is not None else []
             refs, more = await fetch_page(info, dtmi, True, filters, first, after)
             edges = [{"node": r, "cursor": encode_cursor(r.twin.id)} for r in refs]
-            end = encode_cursor(refs[-1].twin.id) if refs else None
-            return {"edges": edges, "pageInfo": PageInfo(has_next_page=more, end_cursor=end)}
+            return {"edges": edges, "pageInfo": page_info(refs, more)}
 
         args = {
             "first": GraphQLArgument(GraphQLInt, default_value=None),
