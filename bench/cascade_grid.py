@@ -50,6 +50,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 import numpy.typing as npt
+from cascade import timed  # bench/cascade.py, beside this script
 
 from dtgraph.cascade import (
     DependencyGraph,
@@ -169,12 +170,6 @@ def build(case: Case, condensers: bool) -> Grid:
         largest=largest,
         load_mw=sum(pd[b] for b in dist if pd[b] > 0),
     )
-
-
-def timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[float, Any]:
-    start = time.perf_counter()
-    result = fn(*args, **kwargs)
-    return time.perf_counter() - start, result
 
 
 def dominated(g: nx.DiGraph[str], loads: list[str]) -> tuple[set[str], dict[str, int]]:

@@ -290,11 +290,7 @@ def summarise(kind: str, raw: dict[str, Any]) -> dict[str, Any]:
     naive_rate = (bulk["twins"] + bulk["relationships"]) / naive_s
     return {
         "store": kind,
-        **bulk,
-        "check_per_s": bulk["entities"] / bulk["check_s"],
-        "write_per_s": bulk["entities"] / bulk["write_s"],
-        "total_per_s": rate,
-        "cpu_per_s": bulk["entities"] / bulk["cpu_s"],
+        **rates(bulk),
         "peak_rss_mib": raw["peak_rss"] / MiB,
         "held_rss_mib": raw["held_rss"] / MiB,
         "naive_sample": {"twins": slow["twins"], "relationships": slow["relationships"]},
@@ -310,7 +306,7 @@ def summarise(kind: str, raw: dict[str, Any]) -> dict[str, Any]:
 
 
 def rates(bulk: dict[str, Any]) -> dict[str, Any]:
-    """The figures of one more import of the same file (Neo4j's first, into a cold server)."""
+    """The figures of one import: its timings with the rates they give."""
     return {
         **bulk,
         "check_per_s": bulk["entities"] / bulk["check_s"],
