@@ -17,6 +17,7 @@ twins it writes, before their chunk is written), so both give the same answers.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -25,10 +26,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from dtgraph.dtdl import DtdlValidationError, ModelSet, parse
+from dtgraph.dtdl.model import Relationship as RelationshipDef
 from dtgraph.graph.errors import GraphIssue
 from dtgraph.graph.ndjson import FILE_VERSION, ImportItem, read_items, write_items
 from dtgraph.graph.records import Relationship, RelationshipKey, Twin
-from dtgraph.graph.validation import relationship_issues, twin_issues
+from dtgraph.graph.validation import relationship_issues, relationship_property_checks, twin_issues
 from dtgraph.stores.base import Batch, Store
 
 __all__ = ["ImportReport", "export_graph", "import_graph"]
@@ -125,9 +127,13 @@ def import_graph(
 def _reads_once(store: Store) -> bool:
     """Whether a rejected import costs the store little enough to check and write in one pass."""
     from dtgraph.stores.memory import MemoryStore  # here: the stores import this package's records
-    from dtgraph.stores.neo4j import Neo4jStore
 
-    return isinstance(store, MemoryStore | Neo4jStore)
+    if isinstance(store, MemoryStore):
+        return True
+    # a Neo4jStore exists only once its module is imported: importing the driver costs a memory
+    # store's import 0.2 s
+    neo4j = sys.modules.get("dtgraph.stores.neo4j")
+    return neo4j is not None and isinstance(store, neo4j.Neo4jStore)
 
 
 class _Rejected(Exception):
@@ -206,9 +212,14 @@ class _OnePass:
 
 
 def _counted(items: Iterator[ImportItem], progress: Progress | None) -> Iterator[ImportItem]:
+    if progress is None:
+        return items
+    return _reporting(items, progress)
+
+
+def _reporting(items: Iterator[ImportItem], progress: Progress) -> Iterator[ImportItem]:
     for item in items:
-        if progress is not None:
-            progress(item.line)
+        progress(item.line)
         yield item
 
 
@@ -237,6 +248,7 @@ class _Checker:
         self.model_changed: dict[str, int] = {}
         self.pending: list[tuple[int, Relationship]] = []
         self.ends: dict[str, Twin] = {}  # relationship ends of the file, as records (see _twin)
+        self.rules: dict[tuple[str | None, str], _Rule | None] = {}  # (source model, name) -> rule
 
     def issue(self, issue: GraphIssue) -> None:
         if len(self.report.issues) < self.max_issues:
@@ -313,33 +325,47 @@ class _Checker:
                 self.model_changed[twin_id] = self.twin_line[twin_id]
 
     def flush_relationships(self) -> None:
+        """Check the pending relationships: each against the rule of its (source model, name), worked
+        out once per import (:class:`_Rule`); one that breaks it goes through ``relationship_issues``,
+        which says how."""
         self.flush_twins()
         models = self.model_set()
         batch, self.pending = self.pending, []
         if models is None or not batch:
             return
+        twin_model = self.twin_model
         # ends not in the file are looked up in the store, one read per chunk
-        outside = {i for _, r in batch for i in (r.source, r.target) if i not in self.twin_model}
+        outside = {i for _, r in batch for i in (r.source, r.target) if i not in twin_model}
         stored = self.store.get_twins(outside) if outside else {}
+        stored_model = {i: t.model for i, t in stored.items()}
+        self.report.relationships += len(batch)
+        rel_line, rules = self.rel_line, self.rules
         for line, rel in batch:
-            self.report.relationships += 1
-            first = self.rel_line.get(rel.key)
+            source_id, target_id = rel.source, rel.target
+            key = (source_id, rel.id)
+            first = rel_line.get(key)
             if first is not None:
-                message = f"relationship '{rel.id}' of twin '{rel.source}' is also on line {first}"
+                message = f"relationship '{rel.id}' of twin '{source_id}' is also on line {first}"
                 self.issue(GraphIssue("duplicateRelationship", message, "/$relationshipId", line=line))
                 continue
-            self.rel_line[rel.key] = line
-            source, target = (self._twin(i, stored) for i in (rel.source, rel.target))
-            for issue in relationship_issues(rel, source, target, models):
-                self.issue(GraphIssue(issue.code, issue.message, issue.pointer, line=line))
-            limit = self._limit(source, rel.name, models)
+            rel_line[key] = line
+            source = twin_model.get(source_id) or stored_model.get(source_id)
+            target = twin_model.get(target_id) or stored_model.get(target_id)
+            rule = rules.get((source, rel.name), _UNSEEN)
+            if rule is _UNSEEN:
+                rule = rules[source, rel.name] = _Rule.of(source, rel.name, models)
+            if rule is None or target is None or not rule.fits(rel, target, models):
+                ends = self._twin(source_id, stored), self._twin(target_id, stored)
+                for issue in relationship_issues(rel, *ends, models):
+                    self.issue(GraphIssue(issue.code, issue.message, issue.pointer, line=line))
+            limit = rule.limit if rule is not None else None
             if limit is not None:
-                key = (rel.source, rel.name)
+                key = (source_id, rel.name)
                 self.limits[key] = limit
                 self.counts[key] += 1
                 self.first_line.setdefault(key, line)
-                if rel.source in stored or rel.source in self.existing:
-                    self.stored_sources.add(rel.source)
+                if source_id in stored or source_id in self.existing:
+                    self.stored_sources.add(source_id)
 
     def _twin(self, twin_id: str, stored: dict[str, Twin]) -> Twin | None:
         """The end of a relationship: the file's twin (its id and model suffice), else the stored one."""
@@ -353,13 +379,6 @@ class _Checker:
                 ends.clear()
             twin = ends[twin_id] = Twin(twin_id, model)
         return twin
-
-    @staticmethod
-    def _limit(source: Twin | None, name: str, models: ModelSet) -> int | None:
-        if source is None or source.model not in models.interfaces:
-            return None
-        definition = models.interfaces[source.model].relationships.get(name)
-        return None if definition is None else definition.max_multiplicity
 
     def check_multiplicity(self) -> None:
         """Relationships of the file plus the stored ones it does not replace, against maxMultiplicity."""
@@ -408,6 +427,45 @@ class _Checker:
         self.flush_relationships()
         self.check_multiplicity()
         self.check_model_changes()
+
+
+_UNSEEN: Any = object()
+
+
+@dataclass(slots=True)
+class _Rule:
+    """A relationship name of a source model, with what a relationship of it needs to be sound: the
+    target models it accepts (worked out as they turn up), a check per property, its maxMultiplicity.
+    :meth:`fits` is True only where ``relationship_issues`` finds nothing (tests compare the two)."""
+
+    definition: RelationshipDef
+    checks: dict[str, Callable[[Any], bool]]
+    limit: int | None
+    targets: dict[str, bool] = field(default_factory=dict)  # target model -> accepted
+
+    @classmethod
+    def of(cls, source: str | None, name: str, models: ModelSet) -> _Rule | None:
+        iface = models.interfaces.get(source) if source is not None else None
+        definition = iface.relationships.get(name) if iface is not None else None
+        if definition is None:
+            return None
+        return cls(definition, relationship_property_checks(definition), definition.max_multiplicity)
+
+    def fits(self, rel: Relationship, target: str, models: ModelSet) -> bool:
+        accepted = self.targets.get(target)
+        if accepted is None:
+            base = self.definition.target
+            accepted = self.targets[target] = base is None or (
+                target in models.interfaces and models.is_a(target, base)
+            )
+        if not accepted or not rel.id:
+            return False
+        checks = self.checks
+        for name, value in rel.properties.items():
+            check = checks.get(name)
+            if check is None or not check(value):
+                return False
+        return True
 
 
 def _batches(lines: Iterable[bytes], models: list[dict[str, Any]], chunk: int) -> Iterator[Batch]:

@@ -50,6 +50,7 @@ __all__ = [
     "coerce_twins",
     "pointer",
     "relationship_issues",
+    "relationship_property_checks",
     "relationship_property_issues",
     "twin_issues",
     "validate_batch",
@@ -195,7 +196,8 @@ def _property_checks(iface: Interface) -> dict[str, Callable[[Any], bool]]:
 
 
 @lru_cache(maxsize=4096)
-def _relationship_property_checks(definition: RelationshipDef) -> dict[str, Callable[[Any], bool]]:
+def relationship_property_checks(definition: RelationshipDef) -> dict[str, Callable[[Any], bool]]:
+    """A predicate per property of the relationship, True only for values ``value_issues`` accepts."""
     return {p.name: _value_check(p.schema) for p in definition.properties}
 
 
@@ -332,7 +334,7 @@ def relationship_property_issues(
     rel: Relationship, definition: RelationshipDef, record: int | None = None, subject: str = ""
 ) -> list[GraphIssue]:
     """Every way the relationship's own property values break the definition's properties."""
-    checks = _relationship_property_checks(definition)
+    checks = relationship_property_checks(definition)
     if all(name in checks and checks[name](value) for name, value in rel.properties.items()):
         return []
     who = subject or _who(rel)

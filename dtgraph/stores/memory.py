@@ -269,12 +269,15 @@ class MemoryStore(Store):
         for twin_id in delete_twins:
             for rel in (*self._edges(twin_id, "in"), *self._edges(twin_id, "out")):
                 delete_rels[rel.key] = None
-        rels = {r.key: r for r in batch.relationships}
+        rels = {(r.source, r.id): r for r in batch.relationships}
+        gone = delete_twins
         missing = [
             f"relationship '{r.id}' from '{r.source}' to '{r.target}' needs twin '{end}'"
             for r in rels.values()
+            if (r.source not in twins and (r.source not in nodes or r.source in gone))
+            or (r.target not in twins and (r.target not in nodes or r.target in gone))
             for end in ((r.source, r.target) if r.source != r.target else (r.source,))
-            if end not in twins and (end not in nodes or end in delete_twins)
+            if end not in twins and (end not in nodes or end in gone)
         ]
         if missing:
             more = f" (and {len(missing) - 5} more)" if len(missing) > 5 else ""
@@ -284,16 +287,19 @@ class MemoryStore(Store):
                 + more
             )
         packed = self._pack_twins((i, t.model, pack(t.properties)) for i, t in twins.items())
-        end, shared, stored_rels = self._end_id, self._shared, self._rels
+        strings, stored_rels = self._strings, self._rels
         packed_rels: list[PackedRelationship] = []
         for key, record in rels.items():
+            # one shared object per id, model and name (see _pack_twins), inline: a call per
+            # relationship costs more than the lookups
             old = stored_rels.get(key)
+            source, target = packed.get(record.source), packed.get(record.target)
             packed_rels.append(
                 PackedRelationship(
                     old.id if old is not None else record.id,
-                    end(record.source, packed),
-                    end(record.target, packed),
-                    shared(record.name),
+                    source.id if source is not None else nodes[record.source]["twin"].id,
+                    target.id if target is not None else nodes[record.target]["twin"].id,
+                    strings.setdefault(record.name, record.name),
                     pack(record.properties),
                 )
             )
@@ -338,7 +344,7 @@ class MemoryStore(Store):
             {t: nodes[t]["twin"] for t in (*entry.delete_twins, *(t.id for t in entry.twins)) if t in nodes},
             {
                 k: rels[k]
-                for k in (*entry.delete_relationships, *(r.key for r in entry.relationships))
+                for k in (*entry.delete_relationships, *((r.source, r.id) for r in entry.relationships))
                 if k in rels
             },
             dict(self._models) if entry.models or entry.delete_models else None,
@@ -348,10 +354,8 @@ class MemoryStore(Store):
                 self._remove_relationship(key)
             for twin_id in entry.delete_twins:
                 self._remove_twin(twin_id)
-            for twin in entry.twins:
-                self._put_twin(twin)
-            for rel in entry.relationships:
-                self._put_relationship(rel)
+            self._put_twins(entry.twins)
+            self._put_relationships(entry.relationships)
             if entry.models or entry.delete_models:
                 for model_id in entry.delete_models:
                     del self._models[model_id]
@@ -393,12 +397,32 @@ class MemoryStore(Store):
     def _shared(self, value: str) -> str:
         return self._strings.setdefault(value, value)
 
+    def _put_twins(self, twins: Sequence[PackedTwin]) -> None:
+        """Add or replace twins; new ones go straight into the graph's dicts (see :func:`add_nodes`)."""
+        nodes = self._nodes
+        new = [t for t in twins if t.id not in nodes]
+        if len(new) < len(twins):
+            for twin in twins:
+                if twin.id in nodes:
+                    self._put_twin(twin)
+        by_model: dict[str, list[str]] = {}
+        for twin in new:
+            ids = by_model.get(twin.model)
+            if ids is None:
+                ids = by_model[twin.model] = []
+            ids.append(twin.id)
+        try:
+            add_nodes(self._graph, new)
+        finally:  # the indexes list exactly the nodes added, even if an interrupt cut the loop short
+            for model, ids in by_model.items():
+                added = [i for i in ids if i in nodes]
+                self._all.update(added)
+                self._by_model.setdefault(model, _SortedIds()).update(added)
+
     def _put_twin(self, twin: PackedTwin) -> None:
         data = self._nodes.get(twin.id)
         if data is None:
-            self._graph.add_node(twin.id, twin=twin)
-            self._all.add(twin.id)
-            self._by_model.setdefault(twin.model, _SortedIds()).add(twin.id)
+            self._put_twins((twin,))
             return
         old: PackedTwin = data["twin"]
         data["twin"] = twin
@@ -414,6 +438,14 @@ class MemoryStore(Store):
         self._all.discard(twin_id)
         self._by_model[twin.model].discard(twin_id)
 
+    def _put_relationships(self, rels: Sequence[PackedRelationship]) -> None:
+        index = self._rels
+        if any((r.source, r.id) in index for r in rels):
+            for rel in rels:
+                self._put_relationship(rel)
+            return
+        add_edges(self._graph, rels, index)
+
     def _put_relationship(self, rel: PackedRelationship) -> None:
         old = self._rels.get(rel.key)
         if old is not None:
@@ -421,8 +453,7 @@ class MemoryStore(Store):
                 self._rels[rel.key] = rel
                 return
             self._remove_relationship(old.key)
-        self._graph.add_edge(rel.source, rel.target, key=rel.id)
-        self._rels[rel.key] = rel
+        add_edges(self._graph, (rel,), self._rels)
 
     def _remove_relationship(self, key: RelationshipKey) -> None:
         rel = self._rels.pop(key)
@@ -742,6 +773,46 @@ def _descendants_of(documents: list[dict[str, Any]]) -> Callable[[str], list[str
     return descendants
 
 
+_NO_ATTRIBUTES: dict[str, Any] = {}  # the attribute dict of every edge: edges carry none (see _edges)
+
+
+def add_nodes(graph: nx.MultiDiGraph[str], twins: Iterable[PackedTwin]) -> None:
+    """``graph.add_node(t.id, twin=t)`` for twins not in the graph, writing networkx's own dicts
+    directly: a call per node costs more than the dict writes it makes."""
+    nodes, succ, pred = graph._node, graph._succ, graph._pred  # type: ignore[attr-defined]
+    for twin in twins:
+        twin_id = twin.id
+        succ[twin_id] = {}
+        pred[twin_id] = {}
+        nodes[twin_id] = {"twin": twin}
+    nx._clear_cache(graph)
+
+
+def add_edges(
+    graph: nx.MultiDiGraph[str],
+    rels: Iterable[PackedRelationship],
+    index: dict[RelationshipKey, PackedRelationship],
+) -> None:
+    """``graph.add_edge(r.source, r.target, key=r.id)`` and ``index[r.key] = r`` for relationships not
+    in ``index`` between twins in the graph, writing networkx's adjacency dicts directly (the key dict
+    of an edge is shared by ``_succ`` and ``_pred``, as networkx does). Every edge shares one empty
+    attribute dict: the store never writes edge attributes, and a dict each costs 64 bytes."""
+    succ, pred = graph._succ, graph._pred  # type: ignore[attr-defined]
+    attributes = _NO_ATTRIBUTES
+    for rel in rels:
+        source, target = rel.source, rel.target
+        out = succ[source]
+        keys = out.get(target)
+        if keys is None:
+            if target not in pred:
+                raise KeyError(target)
+            keys = out[target] = {}
+            pred[target][source] = keys
+        keys[rel.id] = attributes
+        index[source, rel.id] = rel
+    nx._clear_cache(graph)
+
+
 @dataclass(frozen=True, slots=True)
 class _Entry:
     """The effective changes of one batch, cascades included: what the change log keeps."""
@@ -801,6 +872,13 @@ class _SortedIds:
             self._removed.discard(twin_id)
         else:
             self._added[twin_id] = None
+
+    def update(self, twin_ids: Iterable[str]) -> None:
+        if self._removed:
+            for twin_id in twin_ids:
+                self.add(twin_id)
+        else:
+            self._added.update(dict.fromkeys(twin_ids))
 
     def discard(self, twin_id: str) -> None:
         if twin_id in self._added:

@@ -14,7 +14,7 @@ import textwrap
 import threading
 import tracemalloc
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from dtgraph.graph.records import Relationship, Twin
+from dtgraph.stores import memory
+from dtgraph.stores._packed import PackedRelationship, PackedTwin
 from dtgraph.stores.base import Batch, Capabilities, Change, Filter, Store
 from dtgraph.stores.errors import StoreCorrupted, StoreError, UnsupportedOperation
 from dtgraph.stores.memory import JOURNAL_NAME, MemoryStore
@@ -253,16 +255,17 @@ def test_a_failure_while_committing_rolls_back_memory_and_journal(
     before = state(store)
     size = (data / JOURNAL_NAME).stat().st_size
     calls = 0
-    real = MemoryStore._put_relationship
+    real = memory.add_edges
 
-    def failing(self: MemoryStore, rel: Relationship) -> None:
+    def failing(graph: Any, rels: Iterable[PackedRelationship], index: Any) -> None:
         nonlocal calls
-        calls += 1
-        if calls == 2:
-            raise KeyboardInterrupt  # an interrupt half-way through the relationships
-        real(self, rel)
+        for rel in rels:
+            calls += 1
+            if calls == 2:
+                raise KeyboardInterrupt  # an interrupt half-way through the relationships
+            real(graph, (rel,), index)
 
-    monkeypatch.setattr(MemoryStore, "_put_relationship", failing)
+    monkeypatch.setattr(memory, "add_edges", failing)
     batch = Batch(
         delete_twins=["m"],
         twins=[Twin("x", ASSET), Twin("a", MACHINE, {"temperature": 1.0})],
@@ -346,16 +349,17 @@ def test_a_failure_in_the_third_batch_rolls_back_the_whole_stream(
         batches = parts([*stream[:3], Batch(relationships=[Relationship("bad", "a", "nobody", "feeds")])])
         error = StoreError
     else:  # an interrupt half-way through committing the third batch in memory
-        calls, real = 0, MemoryStore._put_twin
+        calls, real = 0, MemoryStore._put_twins
 
-        def failing(self: MemoryStore, twin: Twin) -> None:
+        def failing(self: MemoryStore, twins: Iterable[PackedTwin]) -> None:
             nonlocal calls
-            calls += 1
-            if calls == 3:  # the third batch's twin
-                raise KeyboardInterrupt
-            real(self, twin)
+            for twin in twins:
+                calls += 1
+                if calls == 3:  # the third batch's twin
+                    raise KeyboardInterrupt
+                real(self, (twin,))
 
-        monkeypatch.setattr(MemoryStore, "_put_twin", failing)
+        monkeypatch.setattr(MemoryStore, "_put_twins", failing)
         batches, error = parts(stream), KeyboardInterrupt
     with pytest.raises(error):
         store.apply_stream(batches)
