@@ -28,7 +28,8 @@ counted: throughput (answered requests/s) and p50/p99 latency. Open loop: (a) an
 shown as % of one core: all three share the machine.
 
 Baseline, in the same run (Neo4j only): the equivalent Cypher sent straight through the async driver
-(``AsyncGraphDatabase``, ``execute_query``, read routing) at the same concurrency, over the same ids:
+(``AsyncGraphDatabase``; each query an auto-commit read in a session of its own with the driver's
+bookmarks, as the Neo4j store reads) at the same concurrency, over the same ids:
 
 - (a) ``MATCH (t:Twin {id: $id}) RETURN t.id, t.model, t.json`` (and the JSON parsed, as GraphQL's is);
 - (b) ``MATCH (:Twin {id: $id})-[:R_consumes]->(p:Twin) WITH DISTINCT p
@@ -574,11 +575,14 @@ def graphql_calls(http: Poster, exp: Expected) -> dict[str, Call]:
 
 
 def cypher_calls(driver: Any, exp: Expected) -> dict[str, Call]:
-    from neo4j import RoutingControl
+    from neo4j import READ_ACCESS
 
     async def query(text: str, **params: Any) -> list[Any]:
-        records, _, _ = await driver.execute_query(text, params, routing_=RoutingControl.READ)
-        return list(records)
+        async with driver.session(
+            default_access_mode=READ_ACCESS, bookmark_manager=driver.execute_query_bookmark_manager
+        ) as session:
+            result = await session.run(text, params)
+            return [record async for record in result]
 
     async def twin(rng: random.Random) -> None:
         twin_id = rng.choice(exp.ids)

@@ -84,6 +84,7 @@ import hashlib
 import json
 import re
 import threading
+import time
 import uuid
 from bisect import bisect_left
 from collections import defaultdict
@@ -113,6 +114,7 @@ __all__ = ["ATOMIC_PUBLISH", "MAX_PAGE", "Neo4jStore", "model_label", "relations
 MAX_PAGE = 1000  # the most twins one query_twins page returns, whatever limit asks for (as the memory store)
 ATOMIC_PUBLISH = 10_000  # imports of up to this many entities are published in one transaction
 _PUBLISH_ROWS = 10_000  # rows per transaction when a bigger import is published or rolled back
+_READ_RETRY_TIME = 30.0  # seconds a read is retried after retryable errors (the driver's default)
 
 _SEGMENT = r"[A-Za-z](?:[A-Za-z0-9_]*[A-Za-z0-9])?"
 _PLAIN_DTMI = re.compile(rf"dtmi:({_SEGMENT}(?::{_SEGMENT})*);([0-9]+)")
@@ -222,10 +224,25 @@ class Neo4jStore(Store):
             raise StoreError(f"Neo4j at {self._uri} failed to {action}; nothing was changed: {exc}") from exc
 
     def _read(self, query: str, **params: Any) -> list[neo4j.Record]:
-        records, _, _ = self._driver.execute_query(
-            query, params, routing_=neo4j.RoutingControl.READ, database_=self._database
-        )
-        return list(records)
+        """One read in an auto-commit transaction (two Bolt messages instead of a managed
+        transaction's four: a third less CPU on both sides for a lookup by id), with the driver's
+        bookmarks, so that it sees every write made through this driver. A read is idempotent, so an
+        error the driver calls retryable is retried, as ``execute_query`` would, for up to
+        :data:`_READ_RETRY_TIME` seconds."""
+        delay, deadline = 0.05, time.monotonic() + _READ_RETRY_TIME
+        while True:
+            try:
+                with self._driver.session(
+                    database=self._database,
+                    default_access_mode=neo4j.READ_ACCESS,
+                    bookmark_manager=self._driver.execute_query_bookmark_manager,
+                ) as session:
+                    return list(session.run(query, params))
+            except (Neo4jError, DriverError) as exc:
+                if not exc.is_retryable() or time.monotonic() + delay > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
     def _session(self, **config: Any) -> neo4j.Session:
         return self._driver.session(
