@@ -117,9 +117,9 @@ def read_items(lines: Iterable[str | bytes], report: Callable[[GraphIssue], None
             elif section == "Models":
                 yield ImportItem(number, section, obj)
             elif section == "Twins":
-                yield ImportItem(number, section, Twin.from_json(obj))
+                yield ImportItem(number, section, Twin.take_json(obj))
             else:
-                yield ImportItem(number, section, Relationship.from_json(obj))
+                yield ImportItem(number, section, Relationship.take_json(obj))
         except RecordError as exc:
             report(GraphIssue("invalidRecord", str(exc), "", line=number))
     if not header_seen and not header_missing_reported:

@@ -57,6 +57,23 @@ class Twin:
         props = {k: v for k, v in obj.items() if k[:1] != "$"}
         return cls(twin_id, model, MappingProxyType(props) if props else _NONE)
 
+    @classmethod
+    def take_json(cls, obj: dict[str, Any]) -> Twin:
+        """:meth:`from_json` of an object the caller gives away (a line just parsed): its property
+        members are taken, not copied, and ``obj`` is left without its ``$`` members."""
+        twin_id = obj.pop("$dtId", None)
+        meta = obj.pop("$metadata", None)
+        model = meta.get("$model") if isinstance(meta, Mapping) else None
+        if not isinstance(twin_id, str) or not twin_id:
+            raise RecordError("a twin needs a non-empty string '$dtId'")
+        if not isinstance(model, str) or not model:
+            raise RecordError(f"twin '{twin_id}' needs '$metadata': {{'$model': <DTMI>}}")
+        twin = _new(cls)  # the members are checked and private: no __init__ and __post_init__ to run
+        _set(twin, "id", twin_id)
+        _set(twin, "model", model)
+        _set(twin, "properties", _taken(obj))
+        return twin
+
 
 @dataclass(frozen=True, slots=True)
 class Relationship:
@@ -93,6 +110,39 @@ class Relationship:
         source = _required(obj.get("$sourceId", obj.get("$dtId")), "$sourceId")
         props = {k: v for k, v in obj.items() if k[:1] != "$"}
         return cls(rel_id, source, target, name, MappingProxyType(props) if props else _NONE)
+
+    @classmethod
+    def take_json(cls, obj: dict[str, Any]) -> Relationship:
+        """:meth:`from_json` of an object the caller gives away, as :meth:`Twin.take_json`."""
+        rel_id, target = obj.pop("$relationshipId", None), obj.pop("$targetId", None)
+        name, source, dt_id = (
+            obj.pop("$relationshipName", None),
+            obj.pop("$sourceId", _ABSENT),
+            obj.pop("$dtId", None),
+        )
+        rel = _new(cls)
+        _set(rel, "id", _required(rel_id, "$relationshipId"))
+        _set(rel, "target", _required(target, "$targetId"))
+        _set(rel, "name", _required(name, "$relationshipName"))
+        _set(rel, "source", _required(dt_id if source is _ABSENT else source, "$sourceId"))
+        _set(rel, "properties", _taken(obj))
+        return rel
+
+
+_new = object.__new__
+_set = object.__setattr__
+_ABSENT: Any = object()
+
+
+def _taken(members: dict[str, Any]) -> Mapping[str, Any]:
+    """The property members of a record object whose known ``$`` members are popped already."""
+    if not members:
+        return _NONE
+    if min(members) < "%":  # some key sorts before "%": maybe another "$" member, dropped as from_json does
+        members = {k: v for k, v in members.items() if k[:1] != "$"}
+        if not members:
+            return _NONE
+    return MappingProxyType(members)
 
 
 def _required(value: object, member: str) -> str:

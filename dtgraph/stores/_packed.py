@@ -39,7 +39,13 @@ def pack(values: Mapping[str, Any]) -> bytes:
     if not values:
         return EMPTY
     try:
-        plain = values if type(values) is dict else dict(values)  # records hold read-only views
+        # records hold read-only views; a view's copy is its dict's (a C copy, not a walk of the view)
+        if type(values) is dict:
+            plain = values
+        elif isinstance(values, MappingProxyType):
+            plain = values.copy()
+        else:
+            plain = dict(values)
         blob = orjson.dumps(plain, default=json_default, option=_OPTIONS)
         if b"null" in blob:
             blob = json.dumps(
