@@ -13,6 +13,7 @@ from datetime import datetime
 
 from dtgraph.api.errors import FORBIDDEN, ApiError
 from dtgraph.api.loaders import Loaders
+from dtgraph.api.lookahead import Step
 from dtgraph.graph.service import TwinGraph
 from dtgraph.stores.base import Store
 
@@ -30,6 +31,7 @@ class ApiContext:
     loaders: Loaders
     role: str | None
     past: dict[datetime, Loaders] = field(default_factory=dict)  # loaders of the as-of views read so far
+    lookahead: dict[int, tuple[Step, ...]] = field(default_factory=dict)  # per field node of the query
 
 
 def make_context(graph: TwinGraph, role: str | None) -> ApiContext:

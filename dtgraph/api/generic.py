@@ -25,6 +25,7 @@ from strawberry.schema.schema_converter import GraphQLCoreConverter
 from dtgraph.api.context import ApiContext, require
 from dtgraph.api.errors import BAD_USER_INPUT, UNKNOWN_MODEL, UNSUPPORTED, ApiError
 from dtgraph.api.loaders import Loaders, blocking, read
+from dtgraph.api.lookahead import steps_below
 from dtgraph.api.names import RESERVED_TYPES, Names
 from dtgraph.dtdl import Command, Component, Interface, ModelSet, Property, Telemetry
 from dtgraph.dtdl import Content as DtdlContent
@@ -256,7 +257,8 @@ async def walk(
     """Twins reachable from ``root`` within ``depth`` hops along ``steps``, breadth first, each once.
 
     Each level costs one neighbours batch per step, shared with every other twin of the query at the
-    same level (the data loaders).
+    same level (the data loaders); one hop with traversals below it reads their levels with it (see
+    :mod:`dtgraph.api.lookahead`).
     """
     loaders = root.loaders
     seen = {root.twin.id}
@@ -267,7 +269,11 @@ async def walk(
             break
         keys = [(t, name, direction) for t in frontier for name, direction in steps]
         following: list[TwinRecord] = []
-        for pairs in await loaders.neighbours.load_many(keys):
+        if depth == 1 and len(keys) == 1 and (below := steps_below(_raw(info))):
+            answers = [await loaders.neighbours_of(*keys[0], below)]
+        else:
+            answers = await loaders.neighbours.load_many(keys)
+        for pairs in answers:
             for _rel, twin in pairs:
                 if twin.id not in seen:
                     seen.add(twin.id)
@@ -275,6 +281,11 @@ async def walk(
         found.extend(wrap(info, t, loaders) for t in following)
         frontier = [t.id for t in following]
     return found
+
+
+def _raw(info: AnyInfo) -> GraphQLResolveInfo[Any]:
+    """graphql-core's resolve info behind strawberry's."""
+    return info if isinstance(info, GraphQLResolveInfo) else info._raw_info
 
 
 def _depth(info: Info[Any, Any], depth: int, argument: str = "depth") -> int:

@@ -3,9 +3,11 @@
 Every twin a query touches at one level of nesting is read with one ``Store.get_twins`` call, and
 every relationship list with one ``Store.relationships`` call per (name, direction) asked at that
 level; a traversal (``related``, typed relationship fields) reads relationships and the twins at their
-other ends together, with one ``Store.neighbours`` call per (name, direction) and level. Store calls
-run in a worker thread, so a slow store does not stall the event loop, except for a store that
-answers at once (``Store.immediate_reads``: the memory store when no writer holds it).
+other ends together, with one ``Store.neighbours`` call per (name, direction) and level, or one
+``Store.neighbours_along`` call for all the levels of a nested traversal (see
+:mod:`dtgraph.api.lookahead`), which primes the loaders of the levels below. Store calls run in a
+worker thread, so a slow store does not stall the event loop, except for a store that answers at once
+(``Store.immediate_reads``: the memory store when no writer holds it).
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from strawberry.dataloader import DataLoader
 from dtgraph.graph.records import Relationship, Twin
 from dtgraph.stores.base import Direction, Store
 
-__all__ = ["STORE_THREADS", "Loaders", "RelationshipsKey", "blocking", "read"]
+__all__ = ["STORE_THREADS", "ChainKey", "Loaders", "RelationshipsKey", "blocking", "read"]
 
 RelationshipsKey = tuple[str, str | None, Direction]  # (twin id, relationship name or None, direction)
+ChainKey = tuple[str, tuple[tuple[str | None, Direction], ...]]  # (twin id, steps of a nested traversal)
 
 R = TypeVar("R")
 V = TypeVar("V")
@@ -66,12 +69,30 @@ class Loaders:
         self.neighbours: DataLoader[RelationshipsKey, list[tuple[Relationship, Twin]]] = DataLoader(
             load_fn=self._load_neighbours
         )
+        self.chains: DataLoader[ChainKey, list[tuple[Relationship, Twin]]] = DataLoader(
+            load_fn=self._load_chains
+        )
 
     def clear(self) -> None:
         """Forget what was read (after a write in the same request)."""
         self.twins.clear_all()
         self.relationships.clear_all()
         self.neighbours.clear_all()
+        self.chains.clear_all()
+
+    async def neighbours_of(
+        self,
+        twin_id: str,
+        name: str | None,
+        direction: Direction,
+        below: tuple[tuple[str | None, Direction], ...],
+    ) -> list[tuple[Relationship, Twin]]:
+        """The neighbours of ``twin_id``, read together with the levels ``below`` when there are some,
+        unless a traversal above read them already."""
+        key = (twin_id, name, direction)
+        if below and self.neighbours.cache_map.get(key) is None:
+            return await self.chains.load((twin_id, ((name, direction), *below)))
+        return await self.neighbours.load(key)
 
     async def _load_twins(self, ids: list[str]) -> list[Twin | None]:
         found = await read(self.store, self.store.get_twins, ids)
@@ -86,6 +107,24 @@ class Loaders:
         for pairs in found.values():
             for _, twin in pairs:  # the twins are read: later loads of them cost nothing
                 self.twins.prime(twin.id, twin)
+        return [found[k] for k in keys]
+
+    async def _load_chains(self, keys: list[ChainKey]) -> list[list[tuple[Relationship, Twin]]]:
+        """The first step's neighbours of each key's twin; every level below primes ``neighbours``
+        (and ``twins``), so that the nested resolvers read nothing more."""
+        chains: dict[tuple[tuple[str | None, Direction], ...], list[str]] = {}
+        for twin_id, steps in keys:
+            chains.setdefault(steps, []).append(twin_id)
+        found: dict[ChainKey, list[tuple[Relationship, Twin]]] = {}
+        for steps, ids in chains.items():
+            levels = await read(self.store, self.store.neighbours_along, ids, list(steps))
+            for (name, direction), level in zip(steps, levels, strict=True):
+                for twin_id, pairs in level.items():
+                    self.neighbours.prime((twin_id, name, direction), pairs)
+                    for _, twin in pairs:
+                        self.twins.prime(twin.id, twin)
+            for twin_id in ids:
+                found[(twin_id, steps)] = levels[0].get(twin_id, [])
         return [found[k] for k in keys]
 
     async def _per_shape(

@@ -206,6 +206,12 @@ class InstrumentedStore(Store):
         with self._metrics.timed("neighbours"):
             return self.inner.neighbours(twin_ids, name=name, direction=direction)
 
+    def neighbours_along(
+        self, twin_ids: Iterable[str], steps: Sequence[tuple[str | None, Direction]]
+    ) -> list[dict[str, list[tuple[Relationship, Twin]]]]:
+        with self._metrics.timed("neighbours_along"):
+            return self.inner.neighbours_along(twin_ids, steps)
+
     def query_twins(
         self,
         model: str | None = None,

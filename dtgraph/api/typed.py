@@ -51,6 +51,7 @@ from graphql import (
 
 from dtgraph.api.context import require
 from dtgraph.api.generic import TwinRef, context, encode_cursor, fetch_page, make_filter, page_info, wrap
+from dtgraph.api.lookahead import RELATIONSHIP_FIELD, steps_below
 from dtgraph.api.names import (
     RESERVED_FIELDS,
     RESERVED_TYPES,
@@ -358,7 +359,7 @@ class _Builder:
             fits = subtypes.__contains__
 
         async def resolve(root: TwinRef, info: GraphQLResolveInfo[Any]) -> list[TwinRef]:
-            pairs = await root.loaders.neighbours.load((root.twin.id, name, "out"))
+            pairs = await root.loaders.neighbours_of(root.twin.id, name, "out", steps_below(info))
             targets: dict[str, TwinRecord] = {}
             for _, twin in pairs:  # each target once, in the order of the relationships
                 targets.setdefault(twin.id, twin)
@@ -366,7 +367,12 @@ class _Builder:
 
         def made() -> GraphQLField:
             kind = self.twin if target is None else self.node_type(target)
-            return GraphQLField(_non_null_list(kind), resolve=resolve, description=description)
+            return GraphQLField(
+                _non_null_list(kind),
+                resolve=resolve,
+                description=description,
+                extensions={RELATIONSHIP_FIELD: name},
+            )
 
         self.relationship_fields[id(rel)] = made
         return made

@@ -289,6 +289,22 @@ class Store(ABC):
             for t, found in rels.items()
         }
 
+    def neighbours_along(
+        self, twin_ids: Iterable[str], steps: Sequence[tuple[str | None, Direction]]
+    ) -> list[dict[str, list[tuple[Relationship, Twin]]]]:
+        """``neighbours`` along a chain of ``steps`` (each a relationship name or None, and a
+        direction), one answer per step: the first is ``neighbours(twin_ids)`` with the first step's
+        name and direction, each next one ``neighbours`` of every twin the one before reached (in
+        order of id) with its step's. A nested query (``related { related { … } }``) reads its levels
+        with one call; a store that can answers it in one round trip."""
+        levels: list[dict[str, list[tuple[Relationship, Twin]]]] = []
+        ids: Iterable[str] = twin_ids
+        for name, direction in steps:
+            level = self.neighbours(ids, name=name, direction=direction)
+            levels.append(level)
+            ids = sorted({twin.id for pairs in level.values() for _, twin in pairs})
+        return levels
+
     def __enter__(self) -> Store:
         return self
 

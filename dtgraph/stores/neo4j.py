@@ -756,25 +756,34 @@ class Neo4jStore(Store):
         self, twin_ids: Iterable[str], *, name: str | None = None, direction: Direction = "out"
     ) -> dict[str, list[tuple[Relationship, Twin]]]:
         """As ``relationships``, the twin at the other end read in the same query."""
+        return self.neighbours_along(twin_ids, [(name, direction)])[0]
+
+    def neighbours_along(
+        self, twin_ids: Iterable[str], steps: Sequence[tuple[str | None, Direction]]
+    ) -> list[dict[str, list[tuple[Relationship, Twin]]]]:
+        """Every step in one query: the answers of the steps, joined by ``UNION ALL``; the one of a
+        later step walks the steps before it again inside Neo4j to find its twins."""
         wanted = list(dict.fromkeys(twin_ids))
-        query = (
-            _relationships_query(name, direction) + ", b.id AS end, b.model AS end_model, b.json AS end_json"
-        )
-        found: dict[str, dict[RelationshipKey, tuple[Relationship, Twin]]] = {}
+        query, params = _neighbours_query(steps)
+        levels: list[dict[str, dict[RelationshipKey, tuple[Relationship, Twin]]]] = [{} for _ in steps]
         ends: dict[str, Twin] = {}  # a twin at the end of many relationships is decoded once
         with self._translated("read relationships from"):
             for chunk in self._chunks(wanted):
-                for record in self._read(query, ids=chunk, name=name):
-                    pairs = found.setdefault(record["twin"], {})
-                    if record["id"] is not None:
-                        rel = _relationship(record)
-                        end = ends.get(record["end"])
+                for record in self._read(query, ids=chunk, **params):
+                    # a record is a tuple in the order of _neighbours_query's columns: unpacked at
+                    # once, it costs a third of reading its fields by name
+                    level, twin_id, source, target, rel_id, name, rel_json, end_id, model, end_json = record
+                    pairs = levels[level].setdefault(twin_id, {})
+                    if rel_id is not None:
+                        end = ends.get(end_id)
                         if end is None:
-                            end = ends[record["end"]] = Twin(
-                                record["end"], record["end_model"], json.loads(record["end_json"])
-                            )
-                        pairs[rel.key] = (rel, end)
-        return {i: [found[i][k] for k in sorted(found[i])] for i in wanted if i in found}
+                            end = ends[end_id] = Twin(end_id, model, json.loads(end_json))
+                        props = {} if rel_json is None else json.loads(rel_json)
+                        pairs[source, rel_id] = (Relationship(rel_id, source, target, name, props), end)
+        first, *later = levels
+        return [{i: _in_key_order(first[i]) for i in wanted if i in first}] + [
+            {i: _in_key_order(level[i]) for i in sorted(level)} for level in later
+        ]
 
     def query_twins(
         self,
@@ -875,7 +884,12 @@ class Neo4jStore(Store):
         self._driver.close()
 
 
-_REL_NAME = "coalesce(r.name, substring(type(r), 2))"  # R_<name> spells a plain name
+def _rel_name(rel: str) -> str:
+    """The name of relationship ``rel``: its ``name``, else its type without ``R_`` (which spells it)."""
+    return f"coalesce({rel}.name, substring(type({rel}), 2))"
+
+
+_REL_NAME = _rel_name("r")
 # replaces twin ``t`` by ``row``, keeping the marks of an import that touches it
 _REPLACE = "WITH t, row, t._touch AS touch, t._drop AS drop SET t = row SET t._touch = touch, t._drop = drop"
 _REL_COLUMNS = f"r.id AS id, {_REL_NAME} AS name, r.json AS json"
@@ -1009,17 +1023,57 @@ def _tag(value: Any) -> str | None:
 
 def _relationships_query(name: str | None, direction: Direction) -> str:
     """The relationships of ``name`` (or all) of the twins ``$ids``, ``r`` each and ``b`` its other end."""
-    if direction not in ("out", "in", "both"):
-        raise ValueError(f"direction must be 'out', 'in' or 'both', not {direction!r}")
-    rel = "[r]" if name is None else f"[r:{_quoted(relationship_type(name))}]"
-    arrow = {"out": f"-{rel}->", "in": f"<-{rel}-", "both": f"-{rel}-"}[direction]
     return (
-        f"UNWIND $ids AS id MATCH (a:Twin {{id: id}}) OPTIONAL MATCH (a){arrow}(b:Twin) "
-        + "WHERE r._stage IS NULL "
-        + ("" if name is None else f"AND {_REL_NAME} = $name ")
+        "UNWIND $ids AS id MATCH (a:Twin {id: id}) "
+        + _step("a", "r", "b", name, direction, "$name", optional=True)
         + "RETURN id AS twin, startNode(r).id AS source, endNode(r).id AS target, "
         + _REL_COLUMNS
     )
+
+
+def _step(
+    start: str, rel: str, end: str, name: str | None, direction: Direction, param: str, *, optional: bool
+) -> str:
+    """A ``MATCH`` of the relationships ``rel`` of ``name`` (or all) from ``start`` to twins ``end``."""
+    if direction not in ("out", "in", "both"):
+        raise ValueError(f"direction must be 'out', 'in' or 'both', not {direction!r}")
+    pattern = f"[{rel}]" if name is None else f"[{rel}:{_quoted(relationship_type(name))}]"
+    arrow = {"out": f"-{pattern}->", "in": f"<-{pattern}-", "both": f"-{pattern}-"}[direction]
+    named = "" if name is None else f"AND {_rel_name(rel)} = {param} "
+    match = "OPTIONAL MATCH" if optional else "MATCH"
+    return f"{match} ({start}){arrow}({end}:Twin) WHERE {rel}._stage IS NULL {named}"
+
+
+def _neighbours_query(steps: Sequence[tuple[str | None, Direction]]) -> tuple[str, dict[str, Any]]:
+    """The query of :meth:`Neo4jStore.neighbours_along` and its parameters beside ``$ids``: one part
+    per step, which walks the steps before it (each in a ``MATCH`` of its own, as separate
+    ``neighbours`` calls would: a relationship may serve two steps) to the distinct twins ``a`` it
+    starts from, then reads their relationships ``r`` and other ends ``b``."""
+    if not steps:
+        raise ValueError("neighbours_along needs at least one step")
+    params = {f"name{k}": name for k, (name, _) in enumerate(steps)}
+    parts = []
+    for level, (name, direction) in enumerate(steps):
+        walk = "UNWIND $ids AS id MATCH (a0:Twin {id: id}) "
+        for k, (before, way) in enumerate(steps[:level]):
+            walk += _step(f"a{k}", f"r{k}", f"a{k + 1}", before, way, f"$name{k}", optional=False)
+            walk += f"WITH DISTINCT a{k + 1} "
+        start = f"a{level}"
+        parts.append(
+            walk
+            + _step(start, "r", "b", name, direction, f"$name{level}", optional=True)
+            + f"RETURN {level} AS level, {start}.id AS twin, "
+            + "startNode(r).id AS source, endNode(r).id AS target, "
+            + _REL_COLUMNS
+            + ", b.id AS end, b.model AS end_model, b.json AS end_json"
+        )
+    return " UNION ALL ".join(parts), params
+
+
+def _in_key_order(
+    found: Mapping[RelationshipKey, tuple[Relationship, Twin]],
+) -> list[tuple[Relationship, Twin]]:
+    return [found[key] for key in sorted(found)]
 
 
 def _low_bound(text: str) -> str:

@@ -147,6 +147,12 @@ class CountingStore(Store):
         self._count("neighbours")
         return self.inner.neighbours(twin_ids, name=name, direction=direction)
 
+    def neighbours_along(
+        self, twin_ids: Iterable[str], steps: Sequence[tuple[str | None, Direction]]
+    ) -> list[dict[str, list[tuple[Relationship, Twin]]]]:
+        self._count("neighbours_along")
+        return self.inner.neighbours_along(twin_ids, steps)
+
     def query_twins(
         self,
         model: str | None = None,

@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import threading
 
+import pytest
+
 from dtgraph.api import SchemaHolder
 from dtgraph.api.loaders import blocking
 from dtgraph.graph.service import TwinGraph
@@ -36,6 +38,52 @@ def test_calls_do_not_grow_with_rows(demo: Api) -> None:
     # one page query, then per level one batch: the lines and the sites with the relationships leading
     # to them (neighbours), the plants' relationships, then the plants (get_twins)
     assert calls[100] == {"query_twins": 1, "neighbours": 2, "relationships": 1, "get_twins": 1}
+
+
+# lines → the parts they consume → the lines consuming each part, and those lines' plants (typed partOf,
+# inside a fragment: read on its own)
+GENERIC = """query($first: Int!) { lines(first: $first) { edges { node { id
+    related(name: "consumes") { id ... on Part { partNumber }
+        related(name: "consumes", direction: IN) { id
+            ... on Line { partOf { id } } } } } } } }"""
+# machines → their lines → plants → sites, along typed relationship fields
+TYPED = """query($first: Int!) { machines(first: $first) { edges { node { id
+    partOf { id partOf { name partOf { id name } } } } } } }"""
+# the same with each traversal in a fragment, which look-ahead leaves alone
+IN_FRAGMENTS = {
+    GENERIC: """query($first: Int!) { lines(first: $first) { edges { node { id
+        ... on Twin { related(name: "consumes") { id ... on Part { partNumber }
+            ... on Twin { related(name: "consumes", direction: IN) { id
+                ... on Line { partOf { id } } } } } } } } } }""",
+    TYPED: """query($first: Int!) { machines(first: $first) { edges { node { id
+        ... on Machine { partOf { id ... on Line { partOf { name
+            ... on Plant { partOf { id name } } } } } } } } } }""",
+}
+
+
+@pytest.mark.parametrize(
+    ("query", "planned", "level_by_level"),
+    [
+        (GENERIC, {"neighbours_along": 1, "neighbours": 1}, {"neighbours": 3}),
+        (TYPED, {"neighbours_along": 1}, {"neighbours": 3}),
+    ],
+)
+def test_a_nested_traversal_reads_its_levels_in_one_call(
+    demo: Api, query: str, planned: dict[str, int], level_by_level: dict[str, int]
+) -> None:
+    counting = CountingStore(demo.store)
+    graph = TwinGraph(counting)
+    holder = SchemaHolder(graph)
+    assert holder.schema is not None
+    answers, calls = [], []
+    for text in (query, IN_FRAGMENTS[query]):
+        counting.reset()
+        answers.append(data(execute(holder, text, graph, first=20)))
+        calls.append(dict(counting.calls))
+    assert answers[0] == answers[1]
+    (edges,) = (page["edges"] for page in answers[0].values())
+    assert len(edges) == 20
+    assert calls == [{"query_twins": 1, **planned}, {"query_twins": 1, **level_by_level}]
 
 
 def test_store_calls_of_many_requests_wait_at_the_same_time() -> None:

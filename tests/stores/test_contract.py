@@ -6,6 +6,7 @@ returns with a plain Python filter over the same twins.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -245,6 +246,40 @@ def test_neighbours_are_the_relationships_with_their_other_ends(
     twins = store.get_twins(["a1", "a2", "m1", "m2", "p1", "p2", "line"])
     expected = {t: [(r, twins[other_end(r, t)]) for r in found] for t, found in rels.items()}
     assert store.neighbours(asked, name=name, direction=direction) == expected
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        [("feeds", "out")],
+        [("feeds", "out"), ("feeds", "out"), ("feeds", "out")],
+        [("feeds", "out"), ("feeds", "in")],  # back along the same relationships
+        [(None, "both"), ("partOf", "in"), (None, "both")],
+        [("partOf", "out"), ("nothing", "in"), ("feeds", "out")],
+    ],
+)
+def test_neighbours_along_steps_are_neighbours_level_by_level(
+    store: Store, steps: list[tuple[str | None, Direction]]
+) -> None:
+    plant(store)
+    asked = ["a1", "p1", "line", "missing", "a1"]
+    found = store.neighbours_along(asked, steps)
+    assert found == Store.neighbours_along(store, asked, steps)  # one neighbours call per step
+    assert len(found) == len(steps)
+    for level, twins in itertools.pairwise(found):
+        assert set(twins) == {t.id for pairs in level.values() for _, t in pairs}
+
+
+def test_neighbours_along_two_steps(store: Store) -> None:
+    plant(store)
+    first, second = store.neighbours_along(["a1", "a2"], [("feeds", "out"), ("feeds", "in")])
+    assert {t: [(r.key, end.id) for r, end in pairs] for t, pairs in first.items()} == {
+        "a1": [(("a1", "f1"), "m1")],
+        "a2": [],
+    }
+    assert {t: [(r.key, end.id) for r, end in pairs] for t, pairs in second.items()} == {
+        "m1": [(("a1", "f1"), "a1")]
+    }
 
 
 def test_relationship_ids_are_unique_per_source_only(store: Store) -> None:
