@@ -72,14 +72,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 import networkx as nx
 import orjson
 
 from dtgraph.dtdl import DtdlError, parse
 from dtgraph.graph.records import Relationship, RelationshipKey, Twin
-from dtgraph.stores._packed import PackedRelationship, PackedTwin, loads, pack
+from dtgraph.stores._packed import EMPTY, PackedRelationship, PackedTwin, loads, pack
 from dtgraph.stores._snapshot import SNAPSHOT_NAME, journal_tail_crc, read_snapshot, write_snapshot
 from dtgraph.stores.base import Batch, Capabilities, Change, Direction, Filter, Page, Store
 from dtgraph.stores.errors import StoreCorrupted, StoreError, UnsupportedOperation
@@ -270,39 +270,34 @@ class MemoryStore(Store):
             for rel in (*self._edges(twin_id, "in"), *self._edges(twin_id, "out")):
                 delete_rels[rel.key] = None
         rels = {(r.source, r.id): r for r in batch.relationships}
-        gone = delete_twins
-        missing = [
-            f"relationship '{r.id}' from '{r.source}' to '{r.target}' needs twin '{end}'"
-            for r in rels.values()
-            if (r.source not in twins and (r.source not in nodes or r.source in gone))
-            or (r.target not in twins and (r.target not in nodes or r.target in gone))
-            for end in ((r.source, r.target) if r.source != r.target else (r.source,))
-            if end not in twins and (end not in nodes or end in gone)
-        ]
-        if missing:
-            more = f" (and {len(missing) - 5} more)" if len(missing) > 5 else ""
-            raise StoreError(
-                "a relationship's twins must exist after the batch; nothing was changed: "
-                + "; ".join(missing[:5])
-                + more
-            )
+        if delete_twins:  # else an end missing from twins and nodes shows as a KeyError below
+            _refuse_missing_ends(rels.values(), twins, nodes, delete_twins)
         packed = self._pack_twins((i, t.model, pack(t.properties)) for i, t in twins.items())
         strings, stored_rels = self._strings, self._rels
         packed_rels: list[PackedRelationship] = []
-        for key, record in rels.items():
-            # one shared object per id, model and name (see _pack_twins), inline: a call per
-            # relationship costs more than the lookups
-            old = stored_rels.get(key)
-            source, target = packed.get(record.source), packed.get(record.target)
-            packed_rels.append(
-                PackedRelationship(
-                    old.id if old is not None else record.id,
-                    source.id if source is not None else nodes[record.source]["twin"].id,
-                    target.id if target is not None else nodes[record.target]["twin"].id,
-                    strings.setdefault(record.name, record.name),
-                    pack(record.properties),
+        try:
+            for key, record in rels.items():
+                # one shared object per id, model and name (see _pack_twins), inline: a call per
+                # relationship costs more than the lookups
+                old = stored_rels.get(key)
+                source_id, target_id, values = record.source, record.target, record.properties
+                source = packed.get(source_id) if packed else None
+                target = packed.get(target_id) if packed else None
+                packed_rels.append(
+                    _new_relationship(
+                        PackedRelationship,
+                        (
+                            old[0] if old is not None else record.id,
+                            source[0] if source is not None else nodes[source_id]["twin"][0],
+                            target[0] if target is not None else nodes[target_id]["twin"][0],
+                            strings.setdefault(record.name, record.name),
+                            pack(values) if values else EMPTY,
+                        ),
+                    )
                 )
-            )
+        except KeyError:
+            _refuse_missing_ends(rels.values(), twins, nodes, delete_twins)
+            raise
         return _Entry(
             time,
             tuple(models.values()),
@@ -316,12 +311,13 @@ class MemoryStore(Store):
     def _pack_twins(self, twins: Iterable[tuple[str, str, bytes]]) -> dict[str, PackedTwin]:
         """(id, model, packed values) as records that share one string object per id and model however
         often they recur (a million twins hold ten million references to strings)."""
-        nodes, shared = self._nodes, self._shared
+        nodes, strings = self._nodes, self._strings
         packed: dict[str, PackedTwin] = {}
         for twin_id, model, values in twins:
             data = nodes.get(twin_id)
-            packed[twin_id] = PackedTwin(
-                data["twin"].id if data is not None else twin_id, shared(model), values
+            packed[twin_id] = _new_twin(
+                PackedTwin,
+                (data["twin"][0] if data is not None else twin_id, strings.setdefault(model, model), values),
             )
         return packed
 
@@ -340,13 +336,11 @@ class MemoryStore(Store):
         back: the records it replaces or deletes (a new record needs nothing). On any exception, what
         was applied of it is put back before the exception propagates."""
         nodes, rels = self._nodes, self._rels
+        twin_ids = [*entry.delete_twins, *(t.id for t in entry.twins)]
+        rel_keys = [*entry.delete_relationships, *((r.source, r.id) for r in entry.relationships)]
         undo = _Undo(
-            {t: nodes[t]["twin"] for t in (*entry.delete_twins, *(t.id for t in entry.twins)) if t in nodes},
-            {
-                k: rels[k]
-                for k in (*entry.delete_relationships, *((r.source, r.id) for r in entry.relationships))
-                if k in rels
-            },
+            {t: data["twin"] for t, data in _found(nodes, twin_ids).items()},
+            _found(rels, rel_keys),
             dict(self._models) if entry.models or entry.delete_models else None,
         )
         try:
@@ -354,8 +348,9 @@ class MemoryStore(Store):
                 self._remove_relationship(key)
             for twin_id in entry.delete_twins:
                 self._remove_twin(twin_id)
-            self._put_twins(entry.twins)
-            self._put_relationships(entry.relationships)
+            # nothing to undo: none of the records was there (deleted ones are in the undo too)
+            self._put_twins(entry.twins, new=not undo.twins)
+            self._put_relationships(entry.relationships, new=not undo.rels)
             if entry.models or entry.delete_models:
                 for model_id in entry.delete_models:
                     del self._models[model_id]
@@ -397,27 +392,28 @@ class MemoryStore(Store):
     def _shared(self, value: str) -> str:
         return self._strings.setdefault(value, value)
 
-    def _put_twins(self, twins: Sequence[PackedTwin]) -> None:
-        """Add or replace twins; new ones go straight into the graph's dicts (see :func:`add_nodes`)."""
+    def _put_twins(self, twins: Sequence[PackedTwin], *, new: bool = False) -> None:
+        """Add or replace twins; new ones go straight into the graph's dicts (see :func:`add_nodes`).
+        ``new``: the caller knows that none is in the graph."""
         nodes = self._nodes
-        new = [t for t in twins if t.id not in nodes]
-        if len(new) < len(twins):
+        added = twins if new else [t for t in twins if t.id not in nodes]
+        if len(added) < len(twins):
             for twin in twins:
                 if twin.id in nodes:
                     self._put_twin(twin)
         by_model: dict[str, list[str]] = {}
-        for twin in new:
+        for twin in added:
             ids = by_model.get(twin.model)
             if ids is None:
                 ids = by_model[twin.model] = []
             ids.append(twin.id)
         try:
-            add_nodes(self._graph, new)
+            add_nodes(self._graph, added)
         finally:  # the indexes list exactly the nodes added, even if an interrupt cut the loop short
             for model, ids in by_model.items():
-                added = [i for i in ids if i in nodes]
-                self._all.update(added)
-                self._by_model.setdefault(model, _SortedIds()).update(added)
+                there = [i for i in ids if i in nodes]
+                self._all.update(there)
+                self._by_model.setdefault(model, _SortedIds()).update(there)
 
     def _put_twin(self, twin: PackedTwin) -> None:
         data = self._nodes.get(twin.id)
@@ -438,9 +434,10 @@ class MemoryStore(Store):
         self._all.discard(twin_id)
         self._by_model[twin.model].discard(twin_id)
 
-    def _put_relationships(self, rels: Sequence[PackedRelationship]) -> None:
+    def _put_relationships(self, rels: Sequence[PackedRelationship], *, new: bool = False) -> None:
+        """Add or replace relationships; ``new``: the caller knows that none is in the graph."""
         index = self._rels
-        if any((r.source, r.id) in index for r in rels):
+        if not new and not index.keys().isdisjoint([(r.source, r.id) for r in rels]):
             for rel in rels:
                 self._put_relationship(rel)
             return
@@ -772,6 +769,45 @@ def _descendants_of(documents: list[dict[str, Any]]) -> Callable[[str], list[str
 
     return descendants
 
+
+def _refuse_missing_ends(
+    rels: Iterable[Relationship],
+    twins: Mapping[str, Twin],
+    nodes: Mapping[str, Any],
+    gone: Mapping[str, None],
+) -> None:
+    """Raise if a relationship's end is neither written by the batch nor stored and kept by it."""
+    missing = [
+        f"relationship '{r.id}' from '{r.source}' to '{r.target}' needs twin '{end}'"
+        for r in rels
+        for end in ((r.source, r.target) if r.source != r.target else (r.source,))
+        if end not in twins and (end not in nodes or end in gone)
+    ]
+    if missing:
+        more = f" (and {len(missing) - 5} more)" if len(missing) > 5 else ""
+        raise StoreError(
+            "a relationship's twins must exist after the batch; nothing was changed: "
+            + "; ".join(missing[:5])
+            + more
+        )
+
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def _found(table: dict[_K, _V], keys: list[_K]) -> dict[_K, _V]:
+    """The items of ``table`` under ``keys``, in their order: one pass in C when none is there (the
+    records of a bulk load are new)."""
+    if table.keys().isdisjoint(keys):
+        return {}
+    return {k: table[k] for k in keys if k in table}
+
+
+# a record made from its fields without the Python-level __new__ a NamedTuple has (a third of the cost)
+_new_relationship: Callable[[type[PackedRelationship], tuple[str, str, str, str, bytes]], PackedRelationship]
+_new_relationship = tuple.__new__
+_new_twin: Callable[[type[PackedTwin], tuple[str, str, bytes]], PackedTwin] = tuple.__new__
 
 _NO_ATTRIBUTES: dict[str, Any] = {}  # the attribute dict of every edge: edges carry none (see _edges)
 

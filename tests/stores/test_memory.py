@@ -351,13 +351,13 @@ def test_a_failure_in_the_third_batch_rolls_back_the_whole_stream(
     else:  # an interrupt half-way through committing the third batch in memory
         calls, real = 0, MemoryStore._put_twins
 
-        def failing(self: MemoryStore, twins: Iterable[PackedTwin]) -> None:
+        def failing(self: MemoryStore, twins: Iterable[PackedTwin], *, new: bool = False) -> None:
             nonlocal calls
             for twin in twins:
                 calls += 1
                 if calls == 3:  # the third batch's twin
                     raise KeyboardInterrupt
-                real(self, (twin,))
+                real(self, (twin,), new=new)
 
         monkeypatch.setattr(MemoryStore, "_put_twins", failing)
         batches, error = parts(stream), KeyboardInterrupt
