@@ -41,15 +41,17 @@ Imports (:meth:`Neo4jStore.apply_stream`) are too big for one transaction (a 2 G
 sees the ones before it (as consecutive ``apply`` calls would), and the process holds two batches at
 a time (one committing while the next is read and encoded; and the stream's models)::
 
-    (:Import {id, lock, state: "staging" | "publishing", seen, models})       one while an import runs
-    (:Staged:`S_M_…` {id, model, json, p_…, x_…, _stage: <import id>, _replaces?})  a twin of the import
+    (:Import {id, lock, state: "staging" | "publishing" | "rolling back", seen, models})  one at a time
+    (:Staged:`S_M_…` {id, model, json, p_…, x_…, _replaces?})                 a twin of the import
     (:Staged)-[:`R_…` {…}]->(:Staged)                                         a relationship between two
     ()-[:`R_…` {…, _stage: <import id>}]->()                                  of them; any other one
     (:Twin {…, _touch: <import id>, _drop?: <import id>})                     a stored twin it touches
 
 A staged twin has neither ``Twin`` nor a model label, so no read finds it; beside ``Staged`` it has the
 label of its model prefixed ``S_`` (see :func:`_staged_label`), under which publication finds the twins
-to give one set of labels. A twin that replaces a stored one is staged beside it (``_replaces``) and
+to give one set of labels. As one import runs at a time, every ``Staged`` node is the running import's:
+staged twins carry no mark of it and no index, and the process keeps the node of each (one int a twin)
+to find it again. A twin that replaces a stored one is staged beside it (``_replaces``) and
 copied onto it at publication, so the stored twin keeps its relationships. Staged relationships join
 the stored twin of an id if there is one, else the staged one. One between two staged twins is
 invisible as it is (reads only follow relationships between ``Twin`` nodes) and is deleted with them on
@@ -60,8 +62,8 @@ deletes carries ``_touch`` (indexed once the twin is a ``Twin``), which is how p
 find the import's marked relationships without scanning the graph.
 
 Staging writes each new twin and each relationship between new twins with a plain ``CREATE`` (a read
-first finds the few ids that are stored or staged already); the process keeps the node id of each new
-twin (one int a twin), so that a relationship between new twins finds its ends without an index seek.
+first finds the few ids that are stored already), a twin's properties as a map literal; a relationship
+between new twins finds its ends by the node ids the process kept, without an index seek.
 Publication then relabels each new twin once. A fresh import thus writes every node twice and every
 relationship once.
 
@@ -73,9 +75,11 @@ none. A bigger one is published in transactions of 10,000 rows (deleted twins, r
 twins, then their relationships): during those seconds readers may see part of it (new twins before
 their relationships, say). A crash leaves the ``Import`` node: a store opening the database
 ``recover_after`` seconds after the import's last write deletes a staging import and finishes a
-publishing one. One import runs at a time (a constraint on ``Import.lock``). Plain batches may run
-during an import; one that creates a twin the import stages makes the import fail at publication,
-and one that deletes a twin takes the import's relationships to it along.
+publishing one (should the writer of a staging import be alive after all, its next batch fails: each
+staging transaction writes the ``Import`` node first, and a rollback marks it before it deletes). One
+import runs at a time (a constraint on ``Import.lock``). Plain batches may run during an import; one
+that creates a twin the import stages makes the import fail at publication, and one that deletes a
+twin takes the import's relationships to it along.
 """
 
 from __future__ import annotations
@@ -122,6 +126,7 @@ _PLAIN_NAME = re.compile(_SEGMENT)
 _UNSAFE = re.compile(r"[^A-Za-z0-9_]+")
 _TOKEN = re.compile(r"[A-Za-z0-9_]+")
 _HIGH = re.compile("[\ue000-\U0010ffff]")
+_KEY = re.compile(r"[A-Za-z0-9_.]+")  # the property keys an import writes into Cypher (backquoted)
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _EXACT_FLOAT = 2**53  # integers up to this magnitude convert to a double exactly
 
@@ -402,7 +407,7 @@ class Neo4jStore(Store):
         The nodes it staged are noted in ``importing`` once it has committed (a retry starts afresh)."""
 
         def work(tx: neo4j.ManagedTransaction) -> _Nodes:
-            nodes = _Nodes(importing.nodes, importing.sources)
+            nodes = _Nodes(importing)
             self._stage(tx, importing.id, plan, nodes)
             ran.set()
             return nodes
@@ -434,14 +439,26 @@ class Neo4jStore(Store):
 
     def _stage(self, tx: neo4j.ManagedTransaction, stage: str, plan: _Plan, nodes: _Nodes) -> None:
         """Write one batch of import ``stage`` where no read looks, or mark what publication deletes."""
+        # first, so that an import recovered meanwhile (its writer silent too long) stages nothing more
+        seen = tx.run(
+            "MATCH (i:Import {id: $x}) WHERE i.state = 'staging' SET i.seen = datetime() "
+            "RETURN count(i) AS n",
+            x=stage,
+        )
+        if not seen.single(strict=True)["n"]:
+            raise StoreError(
+                f"import {stage} was rolled back by a store that took it for crashed (its writer was silent "
+                f"for longer than recover_after); nothing of it was imported"
+            )
         if plan.delete_relationships:
             by_source: dict[str, list[str]] = defaultdict(list)
             for source, rel_id in plan.delete_relationships:
                 by_source[source].append(rel_id)
-            groups = [{"s": s, "ids": ids} for s, ids in by_source.items()]
+            groups = [{"s": s, "sn": nodes.get(s), "ids": ids} for s, ids in by_source.items()]
             for chunk in self._chunks(groups):
                 tx.run(
-                    "UNWIND $groups AS g " + _END.format(v="s", id="g.s") + " WITH g, s WHERE s IS NOT NULL "
+                    "UNWIND $groups AS g " + _END.format(v="s", id="g.s", node="g.sn") + " "
+                    "WITH g, s WHERE s IS NOT NULL "
                     "FOREACH (o IN [(s)-[o]->() WHERE o.id IN g.ids AND (o._stage = $x OR s:Staged) | o] | "
                     "DELETE o) "
                     "FOREACH (o IN [(s)-[o]->() WHERE o.id IN g.ids AND o._stage IS NULL AND NOT s:Staged "
@@ -450,72 +467,78 @@ class Neo4jStore(Store):
                     x=stage,
                 ).consume()
         for chunk in self._chunks(plan.delete_twins):
+            staged = [node for twin_id in chunk if (node := nodes.staged(twin_id)) is not None]
             nodes.drop(chunk)
+            if staged:
+                tx.run("UNWIND $nodes AS n MATCH (q:Staged) WHERE id(q) = n DETACH DELETE q", nodes=staged)
             tx.run(
-                "UNWIND $ids AS id OPTIONAL MATCH (q:Staged {id: id, _stage: $x}) DETACH DELETE q "
-                "WITH id OPTIONAL MATCH (p:Twin {id: id}) WHERE p._drop IS NULL OR p._drop <> $x "
+                "UNWIND $ids AS id MATCH (p:Twin {id: id}) WHERE p._drop IS NULL OR p._drop <> $x "
                 "SET p._drop = $x, p._touch = $x",
                 ids=chunk,
                 x=stage,
-            ).consume()
+            )
         created = [
             self._stage_twins(tx, stage, chunk, nodes) for chunk in self._chunks(list(plan.twins.values()))
         ]
-        for result in (result for results in created for result in results):
-            record = result.single(strict=True)  # the node ids of the new twins, for their relationships
-            nodes.changes.update(zip(record["ids"], record["nodes"], strict=True))
+        for results in created:  # the node ids of the staged twins, for their relationships
+            for replaces, result in results:
+                record = result.single(strict=True)
+                nodes.add(record["ids"], record["nodes"], replaces=replaces)
         if plan.relationships:
             self._stage_relationships(tx, stage, plan.relationships, nodes)
-        tx.run("MATCH (i:Import {id: $x}) SET i.seen = datetime()", x=stage).consume()
 
     def _stage_twins(
         self, tx: neo4j.ManagedTransaction, stage: str, rows: Sequence[dict[str, Any]], nodes: _Nodes
-    ) -> list[neo4j.Result]:
+    ) -> list[tuple[bool, neo4j.Result]]:
         """Stage twins under ``Staged`` and their model's staging label (see :func:`_staged_label`).
 
-        One read finds the ids stored or staged already; every other twin is a plain ``CREATE`` per
-        model (no MERGE: it locks and re-reads each row), so a fresh import writes each node once here.
-        The results (not read yet) give the node ids of the new twins that replace no stored one.
+        One read finds the ids stored already; the process knows which ids it staged. Every other
+        twin is a plain ``CREATE`` per model (no MERGE: it locks and re-reads each row), its
+        properties a map literal over the values of the row (see :func:`_create_twins`), so a fresh
+        import writes each node once here. The results (not read yet) give the node ids of the
+        twins staged, each with whether it replaces a stored twin.
         """
-        found = {
-            record["id"]: (record["stored"], record["staged"])
+        stored = {
+            record["id"]
             for record in tx.run(
-                "UNWIND $ids AS id OPTIONAL MATCH (p:Twin {id: id}) WHERE p._drop IS NULL OR p._drop <> $x "
-                "OPTIONAL MATCH (q:Staged {id: id, _stage: $x}) "
-                "WITH id, p, q WHERE p IS NOT NULL OR q IS NOT NULL "
-                "RETURN id, p IS NOT NULL AS stored, q.model AS staged",
+                "UNWIND $ids AS id MATCH (p:Twin {id: id}) WHERE p._drop IS NULL OR p._drop <> $x RETURN id",
                 ids=[row["id"] for row in rows],
                 x=stage,
             )
         }
-        # (model staged before, model, replaces a stored twin) -> rows
-        groups: dict[tuple[str | None, str, bool], list[dict[str, Any]]] = defaultdict(list)
+        again = {row["id"]: node for row in rows if (node := nodes.staged(row["id"])) is not None}
+        staged_as: dict[str, str] = {}  # twin id -> the model it is staged under
+        if again:
+            result = tx.run(
+                "UNWIND $nodes AS n MATCH (s:Staged) WHERE id(s) = n RETURN s.id AS id, s.model AS model",
+                nodes=list(again.values()),
+            )
+            staged_as = {record["id"]: record["model"] for record in result}
+        fresh: dict[tuple[str, bool], list[dict[str, Any]]] = defaultdict(list)  # (model, replaces)
+        restaged: dict[tuple[str, str, bool], list[dict[str, Any]]] = defaultdict(list)
         for row in rows:
-            stored, staged = found.get(row["id"], (False, None))
-            row["_stage"] = stage
+            replaces = row["id"] in stored
             row.pop("_replaces", None)  # set by an attempt the driver retries
-            if stored:
+            if replaces:
                 row["_replaces"] = True
-                nodes.drop([row["id"]])
-            groups[staged, row["model"], stored].append(row)
-        fresh: list[neo4j.Result] = []
-        for (old, new, stored), group in groups.items():
-            label = _staged_label(new)
+            old = staged_as.get(row["id"])
             if old is None:
-                query = f"UNWIND $rows AS row CREATE (s:Staged{_labels([label])}) SET s = row"
+                fresh[row["model"], replaces].append(row)
             else:  # staged by an earlier batch: replaced in place, keeping its relationships and mark
-                relabel = "" if old == new else f"REMOVE s{_labels([_staged_label(old)])} "
-                query = (
-                    "UNWIND $rows AS row MATCH (s:Staged {id: row.id, _stage: $x}) "
-                    f"{relabel}SET s{_labels([label])} "
-                    "WITH s, row, s._touch AS touch SET s = row SET s._touch = touch"
-                )
-            if stored:
-                tx.run(query, rows=group, x=stage)  # read when the transaction commits
-            else:  # both lists come from one aggregation, so in the same order
-                query += " RETURN collect(row.id) AS ids, collect(id(s)) AS nodes"
-                fresh.append(tx.run(query, rows=group, x=stage))
-        return fresh
+                restaged[old, row["model"], replaces].append({"n": again[row["id"]], "row": row})
+        results: list[tuple[bool, neo4j.Result]] = []
+        for (old, new, replaces), group in restaged.items():
+            relabel = "" if old == new else f"REMOVE s{_labels([_staged_label(old)])} "
+            query = (
+                "UNWIND $rows AS r MATCH (s:Staged) WHERE id(s) = r.n "
+                f"{relabel}SET s{_labels([_staged_label(new)])} "
+                "WITH s, r, s._touch AS touch SET s = r.row SET s._touch = touch "
+                "RETURN collect(r.row.id) AS ids, collect(id(s)) AS nodes"
+            )
+            results.append((replaces, tx.run(query, rows=group)))
+        for (model, replaces), group in fresh.items():
+            results += ((replaces, result) for result in _create_twins(tx, model, group))
+        return results
 
     def _stage_relationships(
         self,
@@ -530,12 +553,12 @@ class Neo4jStore(Store):
         A relationship between two twins the import adds needs no mark: no read sees it before its
         twins are published, and deleting those twins (a rollback) takes it along. Those are created
         plainly between the nodes the import staged its twins in (found by node id, which costs half
-        as much as an index seek); only the ones that touch a stored twin carry ``_stage`` and mark
-        that twin.
+        as much as an index seek; an end the import adds is not looked up as a stored twin at all);
+        only the ones that touch a stored twin carry ``_stage`` and mark that twin.
         """
         ends = list(dict.fromkeys(end for row in rels.values() for end in (row["s"], row["t"])))
         stored: set[str] = set()
-        for chunk in self._chunks(ends):
+        for chunk in self._chunks([end for end in ends if nodes.get(end) is None]):
             result = tx.run(
                 "UNWIND $ids AS id MATCH (p:Twin {id: id}) WHERE p._drop IS NULL OR p._drop <> $x RETURN id",
                 ids=chunk,
@@ -550,14 +573,14 @@ class Neo4jStore(Store):
         for (source, rel_id), row in rels.items():
             name = row["n"]
             rel_type = types.get(name) or types.setdefault(name, relationship_type(name))
+            start, end = nodes.get(source), nodes.get(row["t"])
             if source in stored or row["t"] in stored:
-                group = touching[rel_type].setdefault(source, {"s": source, "ids": [], "r": []})
+                group = touching[rel_type].setdefault(source, {"s": source, "sn": start, "ids": [], "r": []})
                 group["ids"].append(rel_id)
-                group["r"].append(row)
-                if (start := nodes.get(source)) is not None:
+                group["r"].append({"t": row["t"], "tn": end, "i": rel_id, "j": row["j"]})
+                if start is not None:
                     nodes.staged_from([start])
                 continue
-            start, end = nodes.get(source), nodes.get(row["t"])
             if start is None or end is None:
                 continue  # an end that is neither stored nor staged: rejected below
             fresh[rel_type].setdefault(source, {"s": start, "r": []})["r"].append([end, rel_id, row["j"]])
@@ -584,20 +607,21 @@ class Neo4jStore(Store):
             results += self._run_groups(tx, query, by_source, _stored_name(rel_type, names[rel_type]), stage)
         for rel_type, by_source in touching.items():
             query = (
-                "UNWIND $groups AS g " + _END.format(v="s", id="g.s") + " WITH g, s WHERE s IS NOT NULL "
+                "UNWIND $groups AS g " + _END.format(v="s", id="g.s", node="g.sn") + " "
+                "WITH g, s WHERE s IS NOT NULL "
                 "SET s._touch = $x "
                 "FOREACH (o IN [(s)-[o]->() WHERE o.id IN g.ids AND (o._stage = $x OR s:Staged) | o] | "
                 "DELETE o) "
                 "FOREACH (o IN [(s)-[o]->() WHERE o.id IN g.ids AND o._stage IS NULL AND NOT s:Staged | o] "
                 "| SET o._drop = $x) "
-                "WITH s, g UNWIND g.r AS row " + _END.format(v="t", id="row.t") + " "
+                "WITH s, g UNWIND g.r AS row " + _END.format(v="t", id="row.t", node="row.tn") + " "
                 "WITH s, row, t WHERE t IS NOT NULL "
                 f"CREATE (s)-[:{_quoted(rel_type)} {{id: row.i, name: $name, json: row.j, _stage: $x}}]->(t) "
                 "RETURN count(*) AS n"
             )
             results += self._run_groups(tx, query, by_source, _stored_name(rel_type, names[rel_type]), stage)
         if _created(results) != len(rels):
-            _reject_dangling(tx, rels.values(), stage)
+            _reject_dangling(tx, rels.values(), stage, nodes)
 
     def _run_groups(
         self,
@@ -645,7 +669,7 @@ class Neo4jStore(Store):
         taken = [
             record["id"]
             for record in tx.run(
-                "MATCH (s:Staged {_stage: $x}) WHERE s._replaces IS NULL "
+                "MATCH (s:Staged) WHERE s._replaces IS NULL "
                 "AND EXISTS { MATCH (t:Twin {id: s.id}) WHERE t._drop IS NULL OR t._drop <> $x } "
                 "RETURN s.id AS id LIMIT 5",
                 x=stage,
@@ -656,9 +680,17 @@ class Neo4jStore(Store):
                 "another writer created twins the import adds while it was staged; nothing was imported: "
                 + ", ".join(repr(t) for t in taken)
             )
-        tx.run(
-            "MATCH (i:Import {id: $x}) SET i.state = 'publishing', i.models = $models", x=stage, models=models
-        ).consume()
+        marked = tx.run(
+            "MATCH (i:Import {id: $x}) WHERE i.state = 'staging' "
+            "SET i.state = 'publishing', i.models = $models RETURN count(i) AS n",
+            x=stage,
+            models=models,
+        )
+        if not marked.single(strict=True)["n"]:
+            raise StoreError(
+                f"import {stage} was rolled back by a store that took it for crashed (its writer was silent "
+                f"for longer than recover_after); nothing of it was imported"
+            )
         if atomic:
             _publish_steps(tx, stage, None)
 
@@ -670,8 +702,15 @@ class Neo4jStore(Store):
     def _roll_back(self, stage: str) -> None:
         """Delete what import ``stage`` staged and unmark what it touched, in bounded transactions."""
         with self._translated("roll back an import in"), self._session() as session:
+            # first the Import node: that waits for a staging transaction still running (each writes
+            # the node first) and makes the next one fail, so every staged twin is committed and found
+            found = session.run(
+                "MATCH (i:Import {id: $x}) SET i.state = 'rolling back' RETURN count(i) AS n", x=stage
+            )
+            if not found.single(strict=True)["n"]:
+                return  # recovered by another store: the staged twins may be another import's by now
             for query in (
-                _each("MATCH (s:Staged {_stage: $x})", "s", "DETACH DELETE s", batched=True),
+                _each("MATCH (s:Staged)", "s", "DETACH DELETE s", batched=True),
                 _each(
                     "MATCH (t:Twin {_touch: $x})",
                     "t",
@@ -899,7 +938,7 @@ _SCHEMA = (
     "CREATE CONSTRAINT dtgraph_model_id IF NOT EXISTS FOR (m:Model) REQUIRE m.id IS UNIQUE",
     "CREATE INDEX dtgraph_twin_model IF NOT EXISTS FOR (t:Twin) ON (t.model)",
     "CREATE INDEX dtgraph_twin_touch IF NOT EXISTS FOR (t:Twin) ON (t._touch)",
-    "CREATE INDEX dtgraph_staged IF NOT EXISTS FOR (s:Staged) ON (s.id, s._stage)",
+    "DROP INDEX dtgraph_staged IF EXISTS",  # staged twins were found by id in earlier versions
     "CREATE CONSTRAINT dtgraph_import_lock IF NOT EXISTS FOR (i:Import) REQUIRE i.lock IS UNIQUE",
     "CALL db.awaitIndexes(300)",
 )
@@ -1108,7 +1147,10 @@ def _created(results: Iterable[neo4j.Result]) -> int:
 
 
 def _reject_dangling(
-    tx: neo4j.ManagedTransaction, rows: Iterable[dict[str, Any]], stage: str | None = None
+    tx: neo4j.ManagedTransaction,
+    rows: Iterable[dict[str, Any]],
+    stage: str | None = None,
+    nodes: _Nodes | None = None,
 ) -> None:
     """Raise (so the transaction rolls back) naming the relationships whose twins are missing (for an
     import: neither stored and kept, nor staged)."""
@@ -1116,12 +1158,15 @@ def _reject_dangling(
     ends = list(dict.fromkeys(end for row in rows for end in (row["s"], row["t"])))
     present: set[str] = set()
     query = (
-        "UNWIND $ids AS id MATCH (t:Twin {id: id}) RETURN t.id AS id"
-        if stage is None
-        else f"UNWIND $ids AS id {_END.format(v='t', id='id')} WITH id, t WHERE t IS NOT NULL RETURN id"
+        "UNWIND $ids AS e MATCH (t:Twin {id: e.id}) RETURN t.id AS id"
+        if nodes is None
+        else "UNWIND $ids AS e "
+        + _END.format(v="t", id="e.id", node="e.node")
+        + " WITH e, t WHERE t IS NOT NULL RETURN e.id AS id"
     )
-    for start in range(0, len(ends), 10_000):
-        result = tx.run(query, ids=ends[start : start + 10_000], x=stage)
+    keyed = [{"id": end, "node": None if nodes is None else nodes.get(end)} for end in ends]
+    for start in range(0, len(keyed), 10_000):
+        result = tx.run(query, ids=keyed[start : start + 10_000], x=stage)
         present.update(record["id"] for record in result)
     missing = [
         f"relationship '{row['i']}' from '{row['s']}' to '{row['t']}' needs twin '{end}'"
@@ -1137,49 +1182,109 @@ def _reject_dangling(
     )
 
 
+def _create_twins(
+    tx: neo4j.ManagedTransaction, model: str, rows: Sequence[dict[str, Any]]
+) -> list[neo4j.Result]:
+    """``CREATE`` each row as a staged twin of ``model``; the results (not read yet) give the ids and
+    node ids of the twins, in one aggregation each (so in the same order).
+
+    The node's properties are a map literal over the values of the row (a list, ``null`` for a key
+    the row lacks, which Neo4j does not store): Neo4j sets the keys of a literal a quarter faster
+    than those of a map (``SET s = row`` looks each key up by name, row by row), and the rows travel
+    without their keys. A row with a key of another form than ``[A-Za-z0-9_.]`` is set from its map.
+    """
+    label = _labels(["Staged", _staged_label(model)])
+    keys: dict[str, int] = {}  # the keys of the rows, in order of appearance
+    plain: list[dict[str, Any]] = []
+    odd: list[dict[str, Any]] = []
+    for row in rows:
+        if all(key in keys or (_KEY.fullmatch(key) and keys.setdefault(key, len(keys)) >= 0) for key in row):
+            plain.append(row)
+        else:
+            odd.append(row)
+    results = []
+    if plain:
+        values = [[row.get(key) for key in keys] for row in plain]
+        literal = ", ".join(f"`{key}`: row[{number}]" for key, number in keys.items())
+        results.append(
+            tx.run(
+                f"UNWIND $rows AS row CREATE (s{label} {{{literal}}}) "
+                f"RETURN collect(row[{keys['id']}]) AS ids, collect(id(s)) AS nodes",
+                rows=values,
+            )
+        )
+    if odd:
+        results.append(
+            tx.run(
+                f"UNWIND $rows AS row CREATE (s{label}) SET s = row "
+                "RETURN collect(row.id) AS ids, collect(id(s)) AS nodes",
+                rows=odd,
+            )
+        )
+    return results
+
+
 # --- imports ---------------------------------------------------------------------------------------
 
-# binds ``v`` to the twin an import's relationship ends at: the stored one unless the import deletes
-# it, else the one it stages (not a replacement: that one's relationships stay on the stored twin)
+# binds ``v`` to the twin an import's relationship ends at: the stored one of ``id`` unless the import
+# deletes it, else the node it stages for ``id`` (``node``, from the process; not a replacement: that
+# one's relationships stay on the stored twin)
 _END = (
     "OPTIONAL MATCH ({v}p:Twin {{id: {id}}}) WHERE {v}p._drop IS NULL OR {v}p._drop <> $x "
-    "OPTIONAL MATCH ({v}q:Staged {{id: {id}, _stage: $x}}) WHERE {v}q._replaces IS NULL "
+    "OPTIONAL MATCH ({v}q:Staged) WHERE id({v}q) = {node} "
     "WITH *, coalesce({v}p, {v}q) AS {v}"
 )
 
 
 class _Import:
-    """An import being written: its id, its models (None: deleted), its size so far, and the node id
-    of each twin it staged that replaces no stored one (held by the process: one int a twin)."""
+    """An import being written: its id, its models (None: deleted), its size so far, and the node of
+    each twin it staged (held by the process: one int a twin), apart for those that replace a stored
+    twin."""
 
-    __slots__ = ("id", "models", "nodes", "publishing", "size", "sources")
+    __slots__ = ("id", "models", "nodes", "publishing", "replacing", "size", "sources")
 
     def __init__(self, import_id: str) -> None:
         self.id = import_id
         self.models: dict[str, str | None] = {}
         self.size = 0
         self.publishing = False
-        self.nodes: dict[str, int] = {}
+        self.nodes: dict[str, int] = {}  # twin id -> node, for a twin the import adds
+        self.replacing: dict[str, int] = {}  # twin id -> node, for a twin that replaces a stored one
         self.sources: set[int] = set()  # the nodes of ``nodes`` it staged relationships from
 
 
 class _Nodes:
     """The staged nodes of an import as one staging transaction changes them: ``changes`` (a twin id
-    -> its node, or None when its node is gone or replaces a stored twin) and ``sources`` apply to the
-    import once the transaction commits; ``get`` sees them at once."""
+    -> its node and whether it replaces a stored twin, or None when its node is gone) and ``sources``
+    apply to the import once the transaction commits; ``get`` and ``staged`` see them at once."""
 
-    __slots__ = ("changes", "committed", "new_sources", "sources")
+    __slots__ = ("changes", "importing", "new_sources", "sources")
 
-    def __init__(self, committed: dict[str, int], sources: set[int]) -> None:
-        self.committed = committed
-        self.sources = sources
-        self.changes: dict[str, int | None] = {}
+    def __init__(self, importing: _Import) -> None:
+        self.importing = importing
+        self.sources = importing.sources
+        self.changes: dict[str, tuple[int, bool] | None] = {}
         self.new_sources: set[int] = set()
 
     def get(self, twin_id: str) -> int | None:
+        """The node of ``twin_id`` if the import adds that twin (it replaces no stored one)."""
         if twin_id in self.changes:
-            return self.changes[twin_id]
-        return self.committed.get(twin_id)
+            change = self.changes[twin_id]
+            return None if change is None or change[1] else change[0]
+        return self.importing.nodes.get(twin_id)
+
+    def staged(self, twin_id: str) -> int | None:
+        """The node of ``twin_id`` if the import staged that twin, whether it replaces one or not."""
+        if twin_id in self.changes:
+            change = self.changes[twin_id]
+            return None if change is None else change[0]
+        found = self.importing.nodes.get(twin_id)
+        return self.importing.replacing.get(twin_id) if found is None else found
+
+    def add(self, twin_ids: Iterable[str], nodes: Iterable[int], *, replaces: bool) -> None:
+        self.changes.update(
+            (twin_id, (node, replaces)) for twin_id, node in zip(twin_ids, nodes, strict=True)
+        )
 
     def drop(self, twin_ids: Iterable[str]) -> None:
         self.changes.update(dict.fromkeys(twin_ids))
@@ -1188,11 +1293,11 @@ class _Nodes:
         self.new_sources.update(starts)
 
     def apply(self, importing: _Import) -> None:
-        for twin_id, node in self.changes.items():
-            if node is None:
-                importing.nodes.pop(twin_id, None)
-            else:
-                importing.nodes[twin_id] = node
+        for twin_id, change in self.changes.items():
+            importing.nodes.pop(twin_id, None)
+            importing.replacing.pop(twin_id, None)
+            if change is not None:
+                (importing.replacing if change[1] else importing.nodes)[twin_id] = change[0]
         importing.sources |= self.new_sources
 
 
@@ -1231,23 +1336,20 @@ def _publish_steps(
     pairs = [
         (record["old"], record["new"])
         for record in run.run(
-            "MATCH (c:Staged {_stage: $x}) WHERE c._replaces MATCH (t:Twin {id: c.id}) "
+            "MATCH (c:Staged) WHERE c._replaces MATCH (t:Twin {id: c.id}) "
             "RETURN DISTINCT t.model AS old, c.model AS new",
             x=stage,
         )
     ]
-    added = [
-        record["model"]
-        for record in run.run("MATCH (s:Staged {_stage: $x}) RETURN DISTINCT s.model AS model", x=stage)
-    ]
+    added = [record["model"] for record in run.run("MATCH (s:Staged) RETURN DISTINCT s.model AS model")]
     labels = _twin_labels(run, {m for pair in pairs for m in pair} | set(added))
     for old, new in pairs:
         step(
-            "MATCH (c:Staged {_stage: $x}) WHERE c._replaces AND c.model = $new "
+            "MATCH (c:Staged) WHERE c._replaces AND c.model = $new "
             "MATCH (t:Twin {id: c.id}) WHERE t.model = $old",
             "c, t",
             "WITH c, t, t._touch AS touch SET t = properties(c) SET t._touch = touch "
-            "REMOVE t._stage, t._replaces " + _relabel(labels[old], labels[new]) + "DELETE c",
+            "REMOVE t._replaces " + _relabel(labels[old], labels[new]) + "DELETE c",
             old=old,
             new=new,
         )
@@ -1255,9 +1357,9 @@ def _publish_steps(
         # no _touch: the marked relationships of a new twin marked it when they were staged
         staged = _labels(["Staged", _staged_label(model)])
         step(
-            f"MATCH (s{_labels([_staged_label(model)])}) WHERE s._stage = $x",
+            f"MATCH (s{_labels([_staged_label(model)])})",
             "s",
-            f"SET s{_labels(['Twin', *labels[model]])} REMOVE s{staged}, s._stage, s._replaces",
+            f"SET s{_labels(['Twin', *labels[model]])} REMOVE s{staged}, s._replaces",
         )
     step(
         "MATCH (t:Twin {_touch: $x})",

@@ -764,3 +764,64 @@ def test_a_large_import_fits_the_test_heap(neo4j_uri: str, neo4j_auth: tuple[str
     finally:
         store.wipe()
         store.close()
+
+
+_NAMES = st.sampled_from(["name", "flow", "a_b", "n0", "x.y", "é", "a b", "`x`", *HOSTILE[:4]])
+_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.text(max_size=5),
+    st.lists(st.integers(), max_size=2),
+    st.fixed_dictionaries(
+        {"$metadata": st.just({})}, optional={"x": st.integers(), "b c": st.text(max_size=3)}
+    ),
+)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(properties=st.lists(st.dictionaries(_NAMES, _VALUES, max_size=4), min_size=1, max_size=6))
+def test_imported_twins_have_the_properties_apply_gives_them(
+    store: Neo4jStore, neo4j_uri: str, neo4j_auth: tuple[str, str] | None, properties: list[dict[str, Any]]
+) -> None:
+    """Staging writes a twin's properties as a map literal over the values of its row when every key
+    is plain, else from the map: either way the twin holds what ``apply`` stores, filter copies included."""
+    twins = [Twin(f"n{i}", ASSET, props) for i, props in enumerate(properties)]
+    store.wipe()
+    store.apply(Batch(models=MODELS, twins=twins))
+    query = "MATCH (t:Twin) RETURN t.id AS id, properties(t) AS properties, labels(t) AS labels ORDER BY id"
+    applied = cypher(neo4j_uri, neo4j_auth, query)
+    store.wipe()
+    store.apply(Batch(models=MODELS))
+    store.apply_stream(iter([Batch(twins=twins[:2]), Batch(twins=twins[2:])]))
+    assert cypher(neo4j_uri, neo4j_auth, query) == applied
+    assert leftovers(neo4j_uri, neo4j_auth) == NOTHING_LEFT
+
+
+def test_an_import_recovered_meanwhile_stages_nothing_more(
+    store: Neo4jStore, neo4j_uri: str, neo4j_auth: tuple[str, str] | None
+) -> None:
+    """A writer silent for longer than ``recover_after`` is taken for crashed and its import rolled
+    back; should it go on, its next batch fails and its own rollback leaves the next import alone."""
+    for batch in base_graph():
+        store.apply(batch)
+    before = reads(store)
+    other = Neo4jStore(neo4j_uri, auth=neo4j_auth, database="neo4j")
+
+    def silent() -> Iterator[Batch]:
+        yield Batch(twins=[Twin("n1", ASSET)])
+        Neo4jStore(neo4j_uri, auth=neo4j_auth, database="neo4j", recover_after=0).close()
+        assert leftovers(neo4j_uri, neo4j_auth) == NOTHING_LEFT
+        nested = iter([Batch(twins=[Twin("n2", ASSET)])])
+        other.apply_stream(itertools.chain(nested, [Batch(twins=[Twin("n3", ASSET)])]))
+        yield Batch(twins=[Twin("n4", ASSET)])
+
+    try:
+        with pytest.raises(StoreError, match="rolled back by a store that took it for crashed"):
+            store.apply_stream(silent())
+    finally:
+        other.close()
+    assert store.get_twins(["n1", "n2", "n3", "n4"]).keys() == {"n2", "n3"}
+    assert reads(store) != before
+    assert leftovers(neo4j_uri, neo4j_auth) == NOTHING_LEFT
