@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import sys
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -241,7 +240,7 @@ class _Checker:
         self.twin_line: dict[str, int] = {}
         self.rel_line: dict[RelationshipKey, int] = {}
         # maxMultiplicity bookkeeping, per (source, relationship name) with a limit
-        self.counts: Counter[tuple[str, str]] = Counter()
+        self.counts: dict[tuple[str, str], int] = {}
         self.limits: dict[tuple[str, str], int] = {}
         self.first_line: dict[tuple[str, str], int] = {}
         self.stored_sources: set[str] = set()
@@ -343,33 +342,36 @@ class _Checker:
         stored = self.store.get_twins(outside) if outside else {}
         stored_model = {i: t.model for i, t in stored.items()}
         self.report.relationships += len(batch)
-        rel_line, rules = self.rel_line, self.rules
+        rel_line, rules, counts = self.rel_line, self.rules, self.counts
         for line, rel in batch:
-            source_id, target_id = rel.source, rel.target
+            source_id, target_id, name = rel.source, rel.target, rel.name
             key = (source_id, rel.id)
-            first = rel_line.get(key)
-            if first is not None:
+            first = rel_line.setdefault(key, line)
+            if first != line:
                 message = f"relationship '{rel.id}' of twin '{source_id}' is also on line {first}"
                 self.issue(GraphIssue("duplicateRelationship", message, "/$relationshipId", line=line))
                 continue
-            rel_line[key] = line
             source = twin_model.get(source_id) or stored_model.get(source_id)
             target = twin_model.get(target_id) or stored_model.get(target_id)
-            rule = rules.get((source, rel.name), _UNSEEN)
+            rule = rules.get((source, name), _UNSEEN)
             if rule is _UNSEEN:
-                rule = rules[source, rel.name] = _Rule.of(source, rel.name, models)
+                rule = rules[source, name] = _Rule.of(source, name, models)
             if rule is None or target is None or not rule.fits(rel, target, models):
                 ends = self._twin(source_id, stored), self._twin(target_id, stored)
                 for issue in relationship_issues(rel, *ends, models):
                     self.issue(GraphIssue(issue.code, issue.message, issue.pointer, line=line))
-            limit = rule.limit if rule is not None else None
-            if limit is not None:
-                key = (source_id, rel.name)
-                self.limits[key] = limit
-                self.counts[key] = self.counts.get(key, 0) + 1  # Counter's += on a new key calls Python
-                self.first_line.setdefault(key, line)
-                if source_id in stored or source_id in self.existing:
-                    self.stored_sources.add(source_id)
+            if rule is None or rule.limit is None:
+                continue
+            key = (source_id, name)
+            count = counts.get(key)
+            if count is not None:
+                counts[key] = count + 1
+                continue
+            counts[key] = 1  # the first of the source's relationships of that name
+            self.limits[key] = rule.limit
+            self.first_line[key] = line
+            if source_id in stored or source_id in self.existing:
+                self.stored_sources.add(source_id)
 
     def _twin(self, twin_id: str, stored: dict[str, Twin]) -> Twin | None:
         """The end of a relationship: the file's twin (its id and model suffice), else the stored one."""
@@ -393,7 +395,7 @@ class _Checker:
                 for r in rels:
                     key = (r.source, r.name)
                     if key in self.limits and r.key not in self.rel_line:
-                        self.counts[key] += 1
+                        self.counts[key] = self.counts.get(key, 0) + 1
         for key, count in self.counts.items():
             if count > self.limits[key]:
                 message = (

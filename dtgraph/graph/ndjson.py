@@ -42,11 +42,16 @@ class ImportItem(NamedTuple):
     value: dict[str, Any] | Twin | Relationship
 
 
+# an item made without the Python-level __new__ of a NamedTuple (one per line)
+_item: Callable[[type[ImportItem], tuple[int, str, Twin | Relationship]], ImportItem] = tuple.__new__
+
+
 def read_items(lines: Iterable[str | bytes], report: Callable[[GraphIssue], None]) -> Iterator[ImportItem]:
     """Yield the records of an import file, passing every problem found to ``report``.
 
     A record with a problem is reported and skipped, so one pass finds every error.
     """
+    twin, relationship = Twin.take_json, Relationship.take_json
     position = -1  # index in SECTIONS of the current section
     header_seen = False
     header_missing_reported = False
@@ -115,9 +120,9 @@ def read_items(lines: Iterable[str | bytes], report: Callable[[GraphIssue], None
             elif section == "Models":
                 yield ImportItem(number, section, obj)
             elif section == "Twins":
-                yield ImportItem(number, section, Twin.take_json(obj))
+                yield _item(ImportItem, (number, section, twin(obj)))
             else:
-                yield ImportItem(number, section, Relationship.take_json(obj))
+                yield _item(ImportItem, (number, section, relationship(obj)))
         except RecordError as exc:
             report(GraphIssue("invalidRecord", str(exc), "", line=number))
     if not header_seen and not header_missing_reported:

@@ -35,9 +35,11 @@ journals written before streams existed (those replay unchanged; a journal holdi
 damaged by versions that predate them).
 
 Each frame is written with one ``write`` and fsync'd before the batch becomes visible (``fsync=False``
-skips the fsync, for tests and throwaway data). At start a bad frame (short, wrong magic, wrong crc)
-with no valid frame after it is a torn tail from a crash: it is dropped and the file truncated to the
-last complete batch. A bad frame followed by a valid one is damage in the middle: ``StoreCorrupted``.
+skips the fsync, for tests and throwaway data); a stream's parts, invisible until it commits, are
+fsync'd together before its commit frame is written, then the commit frame is. At start a bad frame
+(short, wrong magic, wrong crc) with no valid frame after it is a torn tail from a crash: it is dropped
+and the file truncated to the last complete batch. A bad frame followed by a valid one is damage in
+the middle: ``StoreCorrupted``.
 A group's parts are replayed only with its commit frame: a group left open at the end of the journal
 is a stream that a crash interrupted; it is undone and cut off like a torn tail. Anything else after
 an open group (a batch, another group) cannot come from a crash — the writer holds the store until
@@ -229,11 +231,12 @@ class MemoryStore(Store):
                 if not batch:
                     continue
                 entry = self._plan(batch, time)
-                if journal is not None:
-                    journal.append(_encode(entry, group=group, part=len(done) + 1))
+                if journal is not None:  # synced all at once before the commit frame
+                    journal.append(_encode(entry, group=group, part=len(done) + 1), sync=False)
                 done.append((entry, self._change(entry)))
                 written += batch.size
             if journal is not None and done:
+                journal.sync()  # the parts first: a commit frame must never reach the disk before them
                 journal.append(_commit_frame(group, len(done)))
         except BaseException:
             for entry, undo in reversed(done):
@@ -1013,13 +1016,14 @@ class _Journal:
         """The offset after the last frame written."""
         return self._end
 
-    def append(self, payload: bytes) -> int:
-        """Write and sync one frame; returns the end before it, for ``truncate``."""
+    def append(self, payload: bytes, *, sync: bool = True) -> int:
+        """Write and sync one frame (``sync=False``: write only; :meth:`sync` later); returns the end
+        before it, for ``truncate``."""
         if self._broken is not None:
             raise StoreError(f"the journal {self.path} is unusable: {self._broken}; reopen the store")
         end = self._end
         try:
-            self._write(_FRAME.pack(_MAGIC, len(payload), zlib.crc32(payload)) + payload)
+            self._write(_FRAME.pack(_MAGIC, len(payload), zlib.crc32(payload)) + payload, sync=sync)
         except OSError as exc:
             self.truncate(end)
             raise StoreError(f"cannot write the journal {self.path}; nothing was changed: {exc}") from exc
@@ -1035,11 +1039,19 @@ class _Journal:
         else:
             self._end = end
 
-    def _write(self, data: bytes) -> None:
+    def sync(self) -> None:
+        """Make every frame written so far durable."""
+        if self._fsync:
+            try:
+                os.fsync(self._fd)
+            except OSError as exc:
+                raise StoreError(f"cannot sync the journal {self.path}; nothing was changed: {exc}") from exc
+
+    def _write(self, data: bytes, *, sync: bool = True) -> None:
         view = memoryview(data)
         while view:
             view = view[os.write(self._fd, view) :]
-        if self._fsync:
+        if sync and self._fsync:
             os.fsync(self._fd)
 
     def _cut(self, end: int) -> None:

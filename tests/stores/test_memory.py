@@ -310,6 +310,31 @@ def test_a_stream_applies_its_batches_in_order_and_replays_after_a_reopen(data: 
         assert state(store)[3]["twins"] == expected[3]["twins"] + 1
 
 
+def test_a_stream_syncs_its_parts_before_its_commit_frame_and_that_after(
+    data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = MemoryStore(data, fsync=True)
+    events: list[str] = []
+    real_write, real_fsync = os.write, os.fsync
+
+    def write(fd: int, payload: Any) -> int:
+        if fd == store._journal.fd:  # type: ignore[union-attr]
+            events.append("commit" if b'"commit":true' in bytes(payload) else "part")
+        return real_write(fd, payload)
+
+    def fsync(fd: int) -> None:
+        if fd == store._journal.fd:  # type: ignore[union-attr]
+            events.append("sync")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "write", write)
+    monkeypatch.setattr(os, "fsync", fsync)
+    store.apply_stream(parts())
+    monkeypatch.undo()
+    store.close()
+    assert events == ["part"] * len(BATCHES) + ["sync", "commit", "sync"]
+
+
 def test_a_stream_is_one_change_in_time() -> None:
     store = MemoryStore(clock=Clock())
     store.apply(BATCHES[0])
