@@ -1,7 +1,9 @@
-"""Root-only fields get a direct resolver; every other field keeps strawberry's, and answers agree."""
+"""Fields get a direct resolver where strawberry's wrapper would do nothing; answers agree."""
 
 from __future__ import annotations
 
+import asyncio
+from enum import Enum
 from typing import Any
 
 import strawberry
@@ -34,6 +36,26 @@ async def _later(root: Item) -> str:
     return root.raw
 
 
+@strawberry.enum
+class Case(Enum):
+    UPPER = "upper"
+    LOWER = "lower"
+
+
+async def _cased(root: Item, info: Info[Any, Any], case: Case = Case.UPPER, times: int | None = None) -> str:
+    text = root.raw.upper() if case is Case.UPPER else root.raw.lower()
+    return f"{text * (times or 1)}:{info.path.key}"
+
+
+@strawberry.input
+class Suffix:
+    text: str
+
+
+def _with_input(root: Item, suffix: Suffix) -> str:
+    return root.raw + suffix.text
+
+
 @strawberry.type
 class Item:
     raw: strawberry.Private[str]
@@ -41,6 +63,8 @@ class Item:
     with_info: str = strawberry.field(resolver=_with_info)
     with_argument: str = strawberry.field(resolver=_with_argument)
     later: str = strawberry.field(resolver=_later)
+    cased: str = strawberry.field(resolver=_cased)
+    with_input: str = strawberry.field(resolver=_with_input)
     guarded: str | None = strawberry.field(resolver=_name, permission_classes=[Never])
 
 
@@ -51,23 +75,43 @@ class Query:
         return [Item(raw="a"), Item(raw="b")]
 
 
-QUERY = '{ items { name withInfo withArgument(suffix: "!") later guarded } }'
+QUERY = """query($times: Int) { items { name withInfo withArgument(suffix: "!") later guarded
+    cased lower: cased(case: LOWER, times: $times) withInput(suffix: {text: "?"}) } }"""
 
 
-def test_only_root_only_fields_are_resolved_directly() -> None:
+def test_fields_are_resolved_directly_where_the_wrapper_does_nothing() -> None:
     schema = strawberry.Schema(Query)
-    before = schema.execute_sync(QUERY.replace(" later", ""))
+    before = asyncio.run(schema.execute(QUERY, variable_values={"times": 2}))
     fields = schema._schema.type_map["Item"].fields  # type: ignore[union-attr]
     wrapped = {name: field.resolve for name, field in fields.items()}
-    assert resolve_directly(schema._schema) == 1
+    assert resolve_directly(schema._schema) == 5
     changed = {name for name, field in fields.items() if field.resolve is not wrapped[name]}
-    assert changed == {"name"}
-    after = schema.execute_sync(QUERY.replace(" later", ""))
+    # not the guarded field (a permission is a field extension), nor one taking an input object
+    assert changed == {"name", "withInfo", "withArgument", "later", "cased"}
+    after = asyncio.run(schema.execute(QUERY, variable_values={"times": 2}))
     assert after.data == before.data
     assert after.data == {
         "items": [
-            {"name": "A", "withInfo": "a:withInfo", "withArgument": "a!", "guarded": None},
-            {"name": "B", "withInfo": "b:withInfo", "withArgument": "b!", "guarded": None},
+            {
+                "name": "A",
+                "withInfo": "a:withInfo",
+                "withArgument": "a!",
+                "later": "a",
+                "guarded": None,
+                "cased": "A:cased",
+                "lower": "aa:lower",
+                "withInput": "a?",
+            },
+            {
+                "name": "B",
+                "withInfo": "b:withInfo",
+                "withArgument": "b!",
+                "later": "b",
+                "guarded": None,
+                "cased": "B:cased",
+                "lower": "bb:lower",
+                "withInput": "b?",
+            },
         ]
     }
     assert [e.message for e in after.errors or []] == ["no", "no"]
