@@ -21,6 +21,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -336,9 +337,11 @@ class _Checker:
         if models is None or not batch:
             return
         twin_model = self.twin_model
-        # ends not in the file are looked up in the store, one read per chunk
-        outside = {r.source for _, r in batch if r.source not in twin_model}
-        outside.update(r.target for _, r in batch if r.target not in twin_model)
+        # ends not in the file are looked up in the store, one read per chunk; the sets are made in C
+        records = list(map(_second, batch))
+        end_ids = set(map(_source, records))
+        end_ids.update(map(_target, records))
+        outside = end_ids.difference(twin_model)
         stored = self.store.get_twins(outside) if outside else {}
         stored_model = {i: t.model for i, t in stored.items()}
         self.report.relationships += len(batch)
@@ -436,6 +439,9 @@ class _Checker:
 
 
 _UNSEEN: Any = object()
+_second = itemgetter(1)
+_source = attrgetter("source")
+_target = attrgetter("target")
 
 
 @dataclass(slots=True)

@@ -58,6 +58,16 @@ class Twin:
         return cls(twin_id, model, MappingProxyType(props) if props else _NONE)
 
     @classmethod
+    def over(cls, twin_id: str, model: str, view: Mapping[str, Any]) -> Twin:
+        """A twin over a read-only view its caller made and gives away (a store unpacking a record):
+        kept as it is, not copied."""
+        twin = _new(cls)
+        _set(twin, "id", twin_id)
+        _set(twin, "model", model)
+        _set(twin, "properties", view)
+        return twin
+
+    @classmethod
     def take_json(cls, obj: dict[str, Any]) -> Twin:
         """:meth:`from_json` of an object the caller gives away (a line just parsed): its property
         members are taken, not copied, and ``obj`` is left without its ``$`` members."""
@@ -110,6 +120,17 @@ class Relationship:
         source = _required(obj.get("$sourceId", obj.get("$dtId")), "$sourceId")
         props = {k: v for k, v in obj.items() if k[:1] != "$"}
         return cls(rel_id, source, target, name, MappingProxyType(props) if props else _NONE)
+
+    @classmethod
+    def over(cls, rel_id: str, source: str, target: str, name: str, view: Mapping[str, Any]) -> Relationship:
+        """A relationship over a read-only view its caller gives away, as :meth:`Twin.over`."""
+        rel = _new(cls)
+        _set(rel, "id", rel_id)
+        _set(rel, "source", source)
+        _set(rel, "target", target)
+        _set(rel, "name", name)
+        _set(rel, "properties", view)
+        return rel
 
     @classmethod
     def take_json(cls, obj: dict[str, Any]) -> Relationship:

@@ -91,7 +91,7 @@ class PackedTwin(NamedTuple):
         return cls(twin.id, model, pack(twin.properties))
 
     def unpack(self) -> Twin:
-        return Twin(self.id, self.model, unpack(self.properties))
+        return Twin.over(self.id, self.model, unpack(self.properties))
 
 
 class PackedRelationship(NamedTuple):
@@ -106,4 +106,4 @@ class PackedRelationship(NamedTuple):
         return (self.source, self.id)
 
     def unpack(self) -> Relationship:
-        return Relationship(self.id, self.source, self.target, self.name, unpack(self.properties))
+        return Relationship.over(self.id, self.source, self.target, self.name, unpack(self.properties))

@@ -541,10 +541,11 @@ class MemoryStore(Store):
             ]
             nodes = self._nodes
             found: list[Twin] = []
-            for twin_id in heapq.merge(*tails):
+            # one list needs no merge (a Python generator), no filter no test (a generator per twin)
+            for twin_id in heapq.merge(*tails) if len(tails) > 1 else tails[0] if tails else ():
                 packed: PackedTwin = nodes[twin_id]["twin"]
                 twin = packed.unpack()
-                if all(f.matches(twin.properties) for f in where):
+                if not where or all(f.matches(twin.properties) for f in where):
                     found.append(twin)
                     if len(found) > limit:
                         return Page(found[:limit], found[limit - 1].id)
@@ -1100,11 +1101,10 @@ def _encode(entry: _Entry, *, group: str | None = None, part: int = 0) -> bytes:
     members: dict[str, list[Any]] = {
         "models": [orjson.Fragment(pack(m)) for m in entry.models],
         "delete_models": list(entry.delete_models),
-        "twins": [[t.id, t.model, orjson.Fragment(t.properties)] for t in entry.twins],
+        # tuples (arrays in JSON, as lists are) unpacked from the records: the cheapest to make
+        "twins": [(i, m, orjson.Fragment(v)) for i, m, v in entry.twins],
         "delete_twins": list(entry.delete_twins),
-        "relationships": [
-            [r.id, r.source, r.target, r.name, orjson.Fragment(r.properties)] for r in entry.relationships
-        ],
+        "relationships": [(i, s, t, n, orjson.Fragment(v)) for i, s, t, n, v in entry.relationships],
         "delete_relationships": [list(k) for k in entry.delete_relationships],
     }
     record.update((k, v) for k, v in members.items() if v)

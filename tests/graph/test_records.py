@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from types import MappingProxyType
 from typing import Any
 
 from hypothesis import given
@@ -73,3 +74,12 @@ def test_taken_properties_are_read_only() -> None:
         pass
     else:
         raise AssertionError("the properties of a record were writable")
+
+
+def test_a_record_over_a_view_is_the_record_the_constructor_makes() -> None:
+    twin = Twin.over("t", "dtmi:x;1", MappingProxyType({"a": 1}))
+    assert twin == Twin("t", "dtmi:x;1", {"a": 1})
+    assert hash(twin.id) == hash("t") and twin.properties["a"] == 1
+    rel = Relationship.over("r", "s", "t", "n", MappingProxyType({"w": 2.0}))
+    assert rel == Relationship("r", "s", "t", "n", {"w": 2.0})
+    assert rel.key == ("s", "r")
