@@ -73,7 +73,7 @@ class Twin:
         members are taken, not copied, and ``obj`` is left without its ``$`` members."""
         twin_id = obj.pop("$dtId", None)
         meta = obj.pop("$metadata", None)
-        model = meta.get("$model") if isinstance(meta, Mapping) else None
+        model = meta.get("$model") if type(meta) is dict or isinstance(meta, Mapping) else None
         if not isinstance(twin_id, str) or not twin_id:
             raise RecordError("a twin needs a non-empty string '$dtId'")
         if not isinstance(model, str) or not model:
