@@ -644,7 +644,7 @@ async def _q_model(info: Ctx, id: str) -> Model | None:
 async def _q_twin(info: Ctx, id: strawberry.ID) -> TwinInterface | None:
     ctx = context(info)
     require(ctx, "reader")
-    twin = await ctx.loaders.twins.load(str(id))
+    twin = await ctx.loaders.twin_of(str(id), steps_below(_raw(info)))
     return None if twin is None else cast(TwinInterface, wrap(info, twin, ctx.loaders))
 
 

@@ -72,6 +72,7 @@ class Loaders:
         self.chains: DataLoader[ChainKey, list[tuple[Relationship, Twin]]] = DataLoader(
             load_fn=self._load_chains
         )
+        self.starts: DataLoader[ChainKey, Twin | None] = DataLoader(load_fn=self._load_starts)
 
     def clear(self) -> None:
         """Forget what was read (after a write in the same request)."""
@@ -79,6 +80,7 @@ class Loaders:
         self.relationships.clear_all()
         self.neighbours.clear_all()
         self.chains.clear_all()
+        self.starts.clear_all()
 
     async def neighbours_of(
         self,
@@ -93,6 +95,13 @@ class Loaders:
         if below and self.neighbours.cache_map.get(key) is None:
             return await self.chains.load((twin_id, ((name, direction), *below)))
         return await self.neighbours.load(key)
+
+    async def twin_of(self, twin_id: str, below: tuple[tuple[str | None, Direction], ...]) -> Twin | None:
+        """The twin ``twin_id``, read together with the levels of the traversal ``below`` it when
+        there are some, unless it was read already."""
+        if below and self.twins.cache_map.get(twin_id) is None:
+            return await self.starts.load((twin_id, below))
+        return await self.twins.load(twin_id)
 
     async def _load_twins(self, ids: list[str]) -> list[Twin | None]:
         found = await read(self.store, self.store.get_twins, ids)
@@ -110,22 +119,37 @@ class Loaders:
         return [found[k] for k in keys]
 
     async def _load_chains(self, keys: list[ChainKey]) -> list[list[tuple[Relationship, Twin]]]:
-        """The first step's neighbours of each key's twin; every level below primes ``neighbours``
-        (and ``twins``), so that the nested resolvers read nothing more."""
-        chains: dict[tuple[tuple[str | None, Direction], ...], list[str]] = {}
-        for twin_id, steps in keys:
-            chains.setdefault(steps, []).append(twin_id)
+        """The first step's neighbours of each key's twin; every level primes ``neighbours`` (and
+        ``twins``), so that the nested resolvers read nothing more."""
         found: dict[ChainKey, list[tuple[Relationship, Twin]]] = {}
-        for steps, ids in chains.items():
+        for steps, ids in _by_steps(keys).items():
             levels = await read(self.store, self.store.neighbours_along, ids, list(steps))
-            for (name, direction), level in zip(steps, levels, strict=True):
-                for twin_id, pairs in level.items():
-                    self.neighbours.prime((twin_id, name, direction), pairs)
-                    for _, twin in pairs:
-                        self.twins.prime(twin.id, twin)
+            self._prime(steps, levels)
             for twin_id in ids:
                 found[(twin_id, steps)] = levels[0].get(twin_id, [])
         return [found[k] for k in keys]
+
+    async def _load_starts(self, keys: list[ChainKey]) -> list[Twin | None]:
+        """Each key's twin, the levels of its traversal primed as by ``_load_chains``."""
+        found: dict[str, Twin] = {}
+        for steps, ids in _by_steps(keys).items():
+            twins, levels = await read(self.store, self.store.twins_along, ids, list(steps))
+            for twin in twins.values():
+                self.twins.prime(twin.id, twin)
+            self._prime(steps, levels)
+            found.update(twins)
+        return [found.get(twin_id) for twin_id, _ in keys]
+
+    def _prime(
+        self,
+        steps: tuple[tuple[str | None, Direction], ...],
+        levels: list[dict[str, list[tuple[Relationship, Twin]]]],
+    ) -> None:
+        for (name, direction), level in zip(steps, levels, strict=True):
+            for twin_id, pairs in level.items():
+                self.neighbours.prime((twin_id, name, direction), pairs)
+                for _, twin in pairs:
+                    self.twins.prime(twin.id, twin)
 
     async def _per_shape(
         self, keys: list[RelationshipsKey], fn: Callable[..., dict[str, list[V]]]
@@ -141,3 +165,11 @@ class Loaders:
             for twin_id in ids:
                 found[(twin_id, name, direction)] = answer.get(twin_id, [])
         return found
+
+
+def _by_steps(keys: list[ChainKey]) -> dict[tuple[tuple[str | None, Direction], ...], list[str]]:
+    """The twin ids of ``keys``, grouped by their steps."""
+    groups: dict[tuple[tuple[str | None, Direction], ...], list[str]] = {}
+    for twin_id, steps in keys:
+        groups.setdefault(steps, []).append(twin_id)
+    return groups

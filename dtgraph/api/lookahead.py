@@ -4,7 +4,8 @@
 Without it each level of a nested traversal is one store round trip (batched over the level by the
 data loaders). A traversal field that finds exactly one traversal straight below it (a generic
 ``related`` of depth 1, or a typed relationship field), and so on down, reads all those levels
-together and primes the data loaders with what the deeper levels will ask. What a query returns does
+together and primes the data loaders with what the deeper levels will ask; ``twin(id)`` reads the
+twin itself in that same call. What a query returns does
 not change: the deeper resolvers still run and find their reads done; a selection the plan does not
 cover (fragments, directives, two traversals side by side) is read as before.
 """
@@ -49,7 +50,10 @@ def steps_below(info: GraphQLResolveInfo[Any]) -> tuple[Step, ...]:
     plans: dict[int, tuple[Step, ...]] = info.context.lookahead
     known = plans.get(id(node))
     if known is None:
-        known = plans[id(node)] = _chain(node, info.return_type, info.variable_values)
+        variables: Any = info.variable_values
+        if isinstance(variables, dict):  # strawberry hands resolvers the coerced values alone
+            variables = VariableValues({}, variables)
+        known = plans[id(node)] = _chain(node, info.return_type, variables)
     return known
 
 

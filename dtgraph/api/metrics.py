@@ -212,6 +212,12 @@ class InstrumentedStore(Store):
         with self._metrics.timed("neighbours_along"):
             return self.inner.neighbours_along(twin_ids, steps)
 
+    def twins_along(
+        self, twin_ids: Iterable[str], steps: Sequence[tuple[str | None, Direction]]
+    ) -> tuple[dict[str, Twin], list[dict[str, list[tuple[Relationship, Twin]]]]]:
+        with self._metrics.timed("twins_along"):
+            return self.inner.twins_along(twin_ids, steps)
+
     def query_twins(
         self,
         model: str | None = None,

@@ -305,6 +305,14 @@ class Store(ABC):
             ids = sorted({twin.id for pairs in level.values() for _, twin in pairs})
         return levels
 
+    def twins_along(
+        self, twin_ids: Iterable[str], steps: Sequence[tuple[str | None, Direction]]
+    ) -> tuple[dict[str, Twin], list[dict[str, list[tuple[Relationship, Twin]]]]]:
+        """``get_twins(twin_ids)`` and ``neighbours_along`` from those twins, read together: a query
+        that starts at a twin and walks from it (``twin(id) { related { … } }``) costs one call."""
+        found = self.get_twins(twin_ids)
+        return found, self.neighbours_along(list(found), steps)
+
     def __enter__(self) -> Store:
         return self
 

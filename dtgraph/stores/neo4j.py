@@ -802,16 +802,31 @@ class Neo4jStore(Store):
     ) -> list[dict[str, list[tuple[Relationship, Twin]]]]:
         """Every step in one query: the answers of the steps, joined by ``UNION ALL``; the one of a
         later step walks the steps before it again inside Neo4j to find its twins."""
+        return self._along(twin_ids, steps, starts=False)[1]
+
+    def twins_along(
+        self, twin_ids: Iterable[str], steps: Sequence[tuple[str | None, Direction]]
+    ) -> tuple[dict[str, Twin], list[dict[str, list[tuple[Relationship, Twin]]]]]:
+        """As ``neighbours_along``, the twins themselves read by one more part of the same query."""
+        return self._along(twin_ids, steps, starts=True)
+
+    def _along(
+        self, twin_ids: Iterable[str], steps: Sequence[tuple[str | None, Direction]], *, starts: bool
+    ) -> tuple[dict[str, Twin], list[dict[str, list[tuple[Relationship, Twin]]]]]:
         wanted = list(dict.fromkeys(twin_ids))
-        query, params = _neighbours_query(steps)
+        query, params = _neighbours_query(steps, starts=starts)
         levels: list[dict[str, dict[RelationshipKey, tuple[Relationship, Twin]]]] = [{} for _ in steps]
         ends: dict[str, Twin] = {}  # a twin at the end of many relationships is decoded once
+        found: dict[str, Twin] = {}
         with self._translated("read relationships from"):
             for chunk in self._chunks(wanted):
                 for record in self._read(query, ids=chunk, **params):
                     # a record is a tuple in the order of _neighbours_query's columns: unpacked at
                     # once, it costs a third of reading its fields by name
                     level, twin_id, source, target, rel_id, name, rel_json, end_id, model, end_json = record
+                    if level < 0:  # a twin asked for
+                        found[twin_id] = ends[twin_id] = Twin(twin_id, model, json.loads(end_json))
+                        continue
                     pairs = levels[level].setdefault(twin_id, {})
                     if rel_id is not None:
                         end = ends.get(end_id)
@@ -820,8 +835,9 @@ class Neo4jStore(Store):
                         props = {} if rel_json is None else json.loads(rel_json)
                         pairs[source, rel_id] = (Relationship(rel_id, source, target, name, props), end)
         first, *later = levels
-        return [{i: _in_key_order(first[i]) for i in wanted if i in first}] + [
-            {i: _in_key_order(level[i]) for i in sorted(level)} for level in later
+        return {i: found[i] for i in wanted if i in found}, [
+            {i: _in_key_order(first[i]) for i in wanted if i in first},
+            *({i: _in_key_order(level[i]) for i in sorted(level)} for level in later),
         ]
 
     def query_twins(
@@ -1083,11 +1099,14 @@ def _step(
     return f"{match} ({start}){arrow}({end}:Twin) WHERE {rel}._stage IS NULL {named}"
 
 
-def _neighbours_query(steps: Sequence[tuple[str | None, Direction]]) -> tuple[str, dict[str, Any]]:
+def _neighbours_query(
+    steps: Sequence[tuple[str | None, Direction]], *, starts: bool = False
+) -> tuple[str, dict[str, Any]]:
     """The query of :meth:`Neo4jStore.neighbours_along` and its parameters beside ``$ids``: one part
     per step, which walks the steps before it (each in a ``MATCH`` of its own, as separate
     ``neighbours`` calls would: a relationship may serve two steps) to the distinct twins ``a`` it
-    starts from, then reads their relationships ``r`` and other ends ``b``."""
+    starts from, then reads their relationships ``r`` and other ends ``b``. With ``starts``, a first
+    part reads the twins ``$ids`` themselves (:meth:`Neo4jStore.twins_along`)."""
     if not steps:
         raise ValueError("neighbours_along needs at least one step")
     params = {f"name{k}": name for k, (name, _) in enumerate(steps)}
@@ -1105,6 +1124,13 @@ def _neighbours_query(steps: Sequence[tuple[str | None, Direction]]) -> tuple[st
             + "startNode(r).id AS source, endNode(r).id AS target, "
             + _REL_COLUMNS
             + ", b.id AS end, b.model AS end_model, b.json AS end_json"
+        )
+    if starts:  # the twins themselves, as level -1 with their fields where the other end's go
+        parts.insert(
+            0,
+            "UNWIND $ids AS id MATCH (a0:Twin {id: id}) RETURN -1 AS level, a0.id AS twin, "
+            "null AS source, null AS target, null AS id, null AS name, null AS json, "
+            "a0.id AS end, a0.model AS end_model, a0.json AS end_json",
         )
     return " UNION ALL ".join(parts), params
 

@@ -153,6 +153,12 @@ class CountingStore(Store):
         self._count("neighbours_along")
         return self.inner.neighbours_along(twin_ids, steps)
 
+    def twins_along(
+        self, twin_ids: Iterable[str], steps: Sequence[tuple[str | None, Direction]]
+    ) -> tuple[dict[str, Twin], list[dict[str, list[tuple[Relationship, Twin]]]]]:
+        self._count("twins_along")
+        return self.inner.twins_along(twin_ids, steps)
+
     def query_twins(
         self,
         model: str | None = None,

@@ -49,6 +49,9 @@ GENERIC = """query($first: Int!) { lines(first: $first) { edges { node { id
 # machines → their lines → plants → sites, along typed relationship fields
 TYPED = """query($first: Int!) { machines(first: $first) { edges { node { id
     partOf { id partOf { name partOf { id name } } } } } } }"""
+# from one line: the parts it consumes and who supplies each (the benchmark's 2-hop traversal)
+FROM_ONE = """query($name: String = "supplies") { twin(id: "site-0-plant-0-line-0") { id
+    related(name: "consumes") { id related(name: $name, direction: IN) { id } } } }"""
 # the same with each traversal in a fragment, which look-ahead leaves alone
 IN_FRAGMENTS = {
     GENERIC: """query($first: Int!) { lines(first: $first) { edges { node { id
@@ -58,6 +61,9 @@ IN_FRAGMENTS = {
     TYPED: """query($first: Int!) { machines(first: $first) { edges { node { id
         ... on Machine { partOf { id ... on Line { partOf { name
             ... on Plant { partOf { id name } } } } } } } } } }""",
+    FROM_ONE: """query($name: String = "supplies") { twin(id: "site-0-plant-0-line-0") { id
+        ... on Twin { related(name: "consumes") { id
+            ... on Twin { related(name: $name, direction: IN) { id } } } } } }""",
 }
 
 
@@ -66,6 +72,7 @@ IN_FRAGMENTS = {
     [
         (GENERIC, {"neighbours_along": 1, "neighbours": 1}, {"neighbours": 3}),
         (TYPED, {"neighbours_along": 1}, {"neighbours": 3}),
+        (FROM_ONE, {"twins_along": 1}, {"get_twins": 1, "neighbours": 2}),
     ],
 )
 def test_a_nested_traversal_reads_its_levels_in_one_call(
@@ -81,6 +88,10 @@ def test_a_nested_traversal_reads_its_levels_in_one_call(
         answers.append(data(execute(holder, text, graph, first=20)))
         calls.append(dict(counting.calls))
     assert answers[0] == answers[1]
+    if query == FROM_ONE:
+        assert answers[0]["twin"]["related"] and all(p["related"] for p in answers[0]["twin"]["related"])
+        assert calls == [planned, level_by_level]
+        return
     (edges,) = (page["edges"] for page in answers[0].values())
     assert len(edges) == 20
     assert calls == [{"query_twins": 1, **planned}, {"query_twins": 1, **level_by_level}]

@@ -270,6 +270,18 @@ def test_neighbours_along_steps_are_neighbours_level_by_level(
         assert set(twins) == {t.id for pairs in level.values() for _, t in pairs}
 
 
+@pytest.mark.parametrize("steps", [[("feeds", "out")], [("feeds", "out"), ("feeds", "in"), (None, "both")]])
+def test_twins_along_are_the_twins_and_the_neighbours_along_from_them(
+    store: Store, steps: list[tuple[str | None, Direction]]
+) -> None:
+    plant(store)
+    asked = ["a1", "m1", "missing", "a1", "line"]
+    twins, levels = store.twins_along(asked, steps)
+    assert twins == store.get_twins(asked)
+    assert list(twins) == ["a1", "m1", "line"]
+    assert levels == Store.neighbours_along(store, asked, steps)
+
+
 def test_neighbours_along_two_steps(store: Store) -> None:
     plant(store)
     first, second = store.neighbours_along(["a1", "a2"], [("feeds", "out"), ("feeds", "in")])
