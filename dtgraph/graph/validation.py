@@ -235,7 +235,8 @@ def _members_valid(values: Mapping[str, Any], iface: Interface, models: ModelSet
                 or not _members_valid(value, inner, models, top=False)
             ):
                 return False
-    return all(name in values for name in iface.components)
+    components = iface.components
+    return not components or all(name in values for name in components)
 
 
 def twin_issues(
