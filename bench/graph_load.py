@@ -5,8 +5,10 @@ twin), written once to an import file. Each store is loaded in its own subproces
 RSS (``ru_maxrss``) is its own:
 
 - memory: ``MemoryStore`` with its journal in a temporary directory, fsync on;
-- neo4j: a Neo4j 5.26 started with ``scripts/neo4j start --port <free> --data <tmp>`` (default heap and
-  page cache) and stopped at the end, or the server ``DTGRAPH_BENCH_NEO4J_URI`` names
+- neo4j: a Neo4j 5.26 started with ``scripts/neo4j start --port <free> --data <tmp> --warm-up N``
+  (default heap and page cache; the launcher runs what an import of ``--neo4j-warm-up`` twins makes
+  Neo4j do before the server is ready, default 50,000) and stopped at the end, or the server
+  ``DTGRAPH_BENCH_NEO4J_URI`` names
   (``DTGRAPH_BENCH_NEO4J_USER`` / ``DTGRAPH_BENCH_NEO4J_PASSWORD``, default neo4j / dtgraph-dev; its
   database is wiped).
 
@@ -19,13 +21,14 @@ RSS. Baseline, in the same run: the naive load — one transaction per entity,
 ``store.apply(Batch(twins=[t]))`` — on a sample (the first ``--sample``/2 twins, then as many
 relationships among them), extrapolated to the whole file per kind of entity; the ratio is bulk / naive.
 Neo4j is loaded twice: the first import runs into a server just started (its JVM still compiling the
-code paths an import takes), the second, after a wipe, into the same server warmed up, as a server that
-runs for long is; the table shows the second, the first is reported below it. Before any figure is
+code paths an import takes, fewer after a warm-up), the second, after a wipe, into the same server
+warmed up, as a server that runs for long is; the table shows the second, the first is reported below
+it. Before any figure is
 printed, the counts in the store are checked against the file. Exits 1 only if a load could not run or
 gave a wrong answer.
 
     python bench/graph_load.py [--twins N | --full] [--sample 5000] [--only memory|neo4j] [--json]
-                               [--neo4j-heap SIZE]
+                               [--neo4j-heap SIZE] [--neo4j-warm-up TWINS]
 """
 
 from __future__ import annotations
@@ -219,7 +222,7 @@ def free_port() -> int:
 class Neo4jServer:
     """The server to load into: ours (started and stopped here) or the one the environment names."""
 
-    def __init__(self, work: Path, heap: str | None) -> None:
+    def __init__(self, work: Path, heap: str | None, warm_up: int) -> None:
         self.run_dir: Path | None = None
         self.uri = os.environ.get("DTGRAPH_BENCH_NEO4J_URI", "")
         self.user = os.environ.get("DTGRAPH_BENCH_NEO4J_USER", "neo4j")
@@ -240,12 +243,13 @@ class Neo4jServer:
         ]
         command += ["--run", str(self.run_dir), "--password", self.password]
         command += ["--heap", heap] if heap else []
+        command += ["--warm-up", str(warm_up)]
         done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise SystemExit(f"scripts/neo4j start failed:\n{done.stdout}{done.stderr}")
         self.uri = f"bolt://127.0.0.1:{port}"
         sizes = f"--heap {heap}; page cache 1g" if heap else "heap 2g, page cache 1g: the launcher's defaults"
-        self.note = f"scripts/neo4j start --port {port} ({sizes})"
+        self.note = f"scripts/neo4j start --port {port} --warm-up {warm_up} ({sizes})"
 
     def peak_rss(self) -> int | None:
         if self.run_dir is None:
@@ -349,6 +353,13 @@ def main() -> int:
     parser.add_argument("--only", choices=("memory", "neo4j"), help="load into one store only")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--neo4j-heap", metavar="SIZE", help="heap of the Neo4j started here (default: 2g)")
+    parser.add_argument(
+        "--neo4j-warm-up",
+        type=int,
+        default=50_000,
+        metavar="TWINS",
+        help="twins of the warm-up the Neo4j started here runs before it is ready (default 50,000; 0: none)",
+    )
     parser.add_argument("--worker", choices=("memory", "neo4j"), help=argparse.SUPPRESS)
     for hidden in ("--file", "--dir", "--uri", "--user", "--password"):
         parser.add_argument(hidden, help=argparse.SUPPRESS)
@@ -370,7 +381,7 @@ def main() -> int:
         server_note = ""
         server_peak: int | None = None
         for kind in kinds:
-            server = Neo4jServer(work, args.neo4j_heap) if kind == "neo4j" else None
+            server = Neo4jServer(work, args.neo4j_heap, args.neo4j_warm_up) if kind == "neo4j" else None
             try:
                 rows.append(summarise(kind, run_worker(kind, path, work, args.sample, server)))
             except LoadFailed as exc:
