@@ -107,7 +107,8 @@ class Filter:
 def _lookup(properties: Mapping[str, Any], path: str) -> tuple[bool, Any]:
     current: Any = properties
     for part in path.split("."):
-        if not isinstance(current, Mapping) or part not in current:
+        # most values are dicts: the type test spares them the Mapping ABC's (a tenth of a page's time)
+        if not (type(current) is dict or isinstance(current, Mapping)) or part not in current:
             return False, None
         current = current[part]
     return True, current

@@ -1149,7 +1149,10 @@ def _low_bound(text: str) -> str:
 
 
 def _twin(record: neo4j.Record) -> Twin:
-    return Twin(record["id"], record["model"], json.loads(record["json"]))
+    """The twin of a record of the columns ``id, model, json``, in that order (unpacked as the tuple
+    it is: reading the fields by name costs more than the rest of the conversion)."""
+    twin_id, model, text = record
+    return Twin(twin_id, model, json.loads(text))
 
 
 def _relationship(record: neo4j.Record) -> Relationship:
