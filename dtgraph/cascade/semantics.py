@@ -351,7 +351,9 @@ class CascadeConfig:
 
     path: str
     entries: tuple[_Entry, ...]
-    _checked: dict[int, tuple[ModelSet, Semantics]] = field(default_factory=dict, repr=False)
+    _checked: dict[int, tuple[ModelSet, Semantics | tuple[ConfigIssue, ...]]] = field(
+        default_factory=dict, repr=False
+    )
 
     def issues(self, models: ModelSet) -> list[ConfigIssue]:
         """Every way the declarations do not fit ``models`` (empty when they fit)."""
@@ -360,14 +362,14 @@ class CascadeConfig:
     def semantics(self, models: ModelSet) -> Semantics:
         """The library's semantics and this file's, for ``models`` (raises CascadeConfigError)."""
         cached = self._checked.get(id(models))
-        if cached is not None and cached[0] is models:
-            return cached[1]
-        semantics, issues = _check(self, models)
-        if issues:
-            raise CascadeConfigError(issues)
-        self._checked.clear()  # only the latest model set: models change rarely
-        self._checked[id(models)] = (models, semantics)
-        return semantics
+        if cached is None or cached[0] is not models:
+            semantics, issues = _check(self, models)
+            self._checked.clear()  # only the latest model set: models change rarely
+            # a misfit is kept too: a server asks again on every request until the models change
+            cached = self._checked[id(models)] = (models, tuple(issues) or semantics)
+        if isinstance(cached[1], tuple):
+            raise CascadeConfigError(cached[1])
+        return cached[1]
 
 
 def read_config(path: Path | str) -> CascadeConfig:

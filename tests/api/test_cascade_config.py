@@ -142,6 +142,10 @@ def test_models_changed_since_the_start(tmp_path):
     issues = result.errors[0].extensions["location"]["issues"]
     assert [(i["code"], i["line"]) for i in issues] == [("unknownInterface", 23), ("unknownInterface", 43)]
     assert str(tmp_path) not in str(result.errors[0].formatted)  # no server paths to clients
+    again = run(CASCADE, failed=["s"])  # the misfit is remembered for these models, and said again
+    assert again.errors and again.errors[0].extensions == result.errors[0].extensions
+    graph.upload_models([d for d in DOCUMENTS if d["@id"] == CONTRACT])
+    assert run(CASCADE, failed=["s"]).errors is None
 
 
 def test_serve_refuses_an_invalid_configuration(tmp_path, capsys):
