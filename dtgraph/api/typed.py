@@ -66,16 +66,7 @@ from dtgraph.dtdl import Component, Interface, ModelSet, Property, Relationship,
 from dtgraph.graph.records import Twin as TwinRecord
 from dtgraph.stores.base import Filter
 
-__all__ = [
-    "BOOLEAN_FILTER",
-    "FLOAT_FILTER",
-    "INT_FILTER",
-    "LONG",
-    "LONG_FILTER",
-    "STRING_FILTER",
-    "TypedPart",
-    "build_typed",
-]
+__all__ = ["TypedPart", "build_typed"]
 
 Convert = Callable[[Any], Any]
 Resolver = Callable[..., Any]
@@ -99,8 +90,8 @@ LONG = GraphQLScalarType(
 
 # --- operator filters on scalars -------------------------------------------------------------------
 
-_COMPARISONS = ("eq", "ne", "lt", "le", "gt", "ge")
-_OPS = (*_COMPARISONS, "in", "exists")
+_ORDERED = ("eq", "ne", "lt", "le", "gt", "ge", "in")  # the operators of a scalar with an order
+_OPS = (*_ORDERED, "exists")  # every operator a typed filter may hold
 
 
 def _optional(kind: GraphQLInputType) -> GraphQLInputField:
@@ -111,9 +102,9 @@ def _optional(kind: GraphQLInputType) -> GraphQLInputField:
 def _operator_filter(
     name: str, kind: GraphQLInputType, ops: Sequence[str], description: str
 ) -> GraphQLInputObjectType:
-    fields = {op: _optional(kind) for op in ops}
-    if "in" in ops:
-        fields["in"] = _optional(GraphQLList(GraphQLNonNull(kind)))
+    """Conditions on a scalar: each operator of ``ops`` against a value (``in`` against a list), and
+    ``exists``."""
+    fields = {op: _optional(GraphQLList(GraphQLNonNull(kind)) if op == "in" else kind) for op in ops}
     fields["exists"] = _optional(GraphQLBoolean)
     return GraphQLInputObjectType(name, fields, description=description)
 
@@ -122,10 +113,10 @@ def _conditions(kind: str) -> str:
     return f"Conditions on {kind} property; all that are given must hold."
 
 
-INT_FILTER = _operator_filter("IntFilter", GraphQLInt, _OPS[:-1], _conditions("an Int"))
-LONG_FILTER = _operator_filter("LongFilter", LONG, _OPS[:-1], _conditions("a Long"))
-FLOAT_FILTER = _operator_filter("FloatFilter", GraphQLFloat, _OPS[:-1], _conditions("a Float"))
-STRING_FILTER = _operator_filter("StringFilter", GraphQLString, _OPS[:-1], _conditions("a String"))
+INT_FILTER = _operator_filter("IntFilter", GraphQLInt, _ORDERED, _conditions("an Int"))
+LONG_FILTER = _operator_filter("LongFilter", LONG, _ORDERED, _conditions("a Long"))
+FLOAT_FILTER = _operator_filter("FloatFilter", GraphQLFloat, _ORDERED, _conditions("a Float"))
+STRING_FILTER = _operator_filter("StringFilter", GraphQLString, _ORDERED, _conditions("a String"))
 BOOLEAN_FILTER = _operator_filter("BooleanFilter", GraphQLBoolean, ("eq", "ne"), _conditions("a Boolean"))
 
 
