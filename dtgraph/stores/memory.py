@@ -115,6 +115,25 @@ def _pause_gc() -> bool:
     return collecting
 
 
+def _resume_gc(collecting: bool) -> None:
+    """Restart the cycle collector after a bulk write, with what the write made in its oldest generation.
+
+    Re-enabled as it is, the collector's next allocation would walk every object the write made (its
+    youngest generation holds them all: a tenth of a 100k-twin import). ``gc.freeze()`` then
+    ``gc.unfreeze()`` puts them in the oldest generation instead, where only full collections look,
+    as they would look at them once they were old anyway; nothing is kept out of the collector's reach
+    (``freeze`` alone would: cyclic garbage made meanwhile, anywhere in the process, would never be
+    freed). A process that froze objects of its own (a pre-fork server) keeps them frozen: then the
+    collector restarts plainly.
+    """
+    if not collecting:
+        return
+    if gc.get_freeze_count() == 0:
+        gc.freeze()
+        gc.unfreeze()
+    gc.enable()
+
+
 class MemoryStore(Store):
     """The embedded default store: everything in memory, durable through a journal when ``path`` is given.
 
@@ -166,8 +185,7 @@ class MemoryStore(Store):
                 self._journal.close()
                 raise
             finally:
-                if collecting:
-                    gc.enable()
+                _resume_gc(collecting)
 
     def _edges(self, twin_id: str, direction: str) -> list[PackedRelationship]:
         """The relationships out of or into a twin: each edge's key is its relationship id, and the
@@ -216,8 +234,7 @@ class MemoryStore(Store):
                 return self._apply_parts(batches)
             finally:
                 self._streaming = False
-                if collecting:
-                    gc.enable()
+                _resume_gc(collecting)
 
     def _apply_parts(self, batches: Iterable[Batch]) -> int:
         time = self._next_time()
