@@ -865,19 +865,20 @@ class Neo4jStore(Store):
             conditions.append(_preselect(condition, f"f{number}", params))
         # Paging: Cypher's "<" on strings compares UTF-16 units while ORDER BY (and Python) use code
         # points; they agree against a string with no character from U+E000 up, so the server is asked
-        # for ids >= such a prefix of the cursor and the rest is decided here.
-        conditions.append("t.id >= $low")
-        query = (
-            f"{match} WHERE {' AND '.join(conditions)} "
+        # for ids >= such a prefix of the cursor and the rest is decided here. A first page asks for no
+        # bound at all (comparing every candidate's id with "" costs the server a tenth of the query).
+        queries = [
+            f"{match} WHERE {' AND '.join([*conditions, *bound] or ['true'])} "
             "RETURN t.id AS id, t.model AS model, t.json AS json ORDER BY t.id SKIP $skip LIMIT $n"
-        )
+            for bound in ([], ["t.id >= $low"])
+        ]
         found: list[Twin] = []
         fetch = limit + 1
         low = "" if after is None else _low_bound(after)
         read: list[str] = []  # ids read since ``low`` was set, in order
         with self._translated("query twins in"):
             while True:
-                records = self._read(query, low=low, skip=len(read), n=fetch, **params)
+                records = self._read(queries[bool(low)], low=low, skip=len(read), n=fetch, **params)
                 for record in records:
                     if after is not None and record["id"] <= after:
                         continue
@@ -1532,7 +1533,9 @@ def _preselect(condition: Filter, name: str, params: dict[str, Any]) -> str:
         else:
             scalars, tags = equal
             params[f"{name}v"], params[f"{name}t"] = scalars, sorted(tags)
-            known = f"({p} IN ${name}v OR {x} IN ${name}t)"
+            # a tag no value of the operand can equal is left out: looking for a property a twin does
+            # not have walks all of its properties
+            known = f"{p} IN ${name}v" if not tags else f"({p} IN ${name}v OR {x} IN ${name}t)"
     elif condition.op == "ne":
         if _safe_inequality(value):
             params[f"{name}v"] = value
