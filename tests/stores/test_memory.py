@@ -905,3 +905,37 @@ def test_a_stream_leaves_the_collector_running_and_nothing_out_of_its_reach(froz
         assert pinned[0].me is pinned[0]
     finally:
         gc.unfreeze()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["r1", "r2", "é"]),
+            st.sampled_from(["a", "b", "c"]),
+            st.sampled_from(["a", "b", "c"]),
+            st.sampled_from([{}, {"rate": 1.5}, {"rate": -2}]),
+        ),
+        max_size=8,
+    )
+)
+def test_new_relationships_alone_are_packed_as_with_twins_beside_them(
+    rows: list[tuple[str, str, str, dict[str, Any]]],
+) -> None:
+    """A batch of new relationships alone takes a shorter way into the store than one with twins: both
+    keep the same records, sharing their ends' id objects with the stored twins."""
+
+    def twin_id(letter: str) -> str:  # a new string object each time (one-letter strings are shared)
+        return "".join(["twin-", letter])
+
+    rels = [Relationship(i, twin_id(s), twin_id(t), "feeds", p) for i, s, t, p in rows]
+    alone, beside = MemoryStore(), MemoryStore()
+    for store in (alone, beside):
+        store.apply(Batch(models=MODELS, twins=[Twin(twin_id(i), ASSET) for i in "abc"]))
+    alone.apply(Batch(relationships=rels))
+    beside.apply(Batch(twins=[Twin("z", ASSET)], relationships=rels))
+    assert alone._rels == beside._rels
+    assert alone.get_relationships(alone._rels) == beside.get_relationships(beside._rels)
+    for rel in alone._rels.values():
+        assert rel.source is alone._nodes[rel.source]["twin"].id
+        assert rel.target is alone._nodes[rel.target]["twin"].id
