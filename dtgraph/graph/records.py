@@ -141,11 +141,26 @@ class Relationship:
             obj.pop("$sourceId", _ABSENT),
             obj.pop("$dtId", None),
         )
+        if source is _ABSENT:
+            source = dt_id
+        # one test for the members of a sound record; _required says what is wrong with another
+        if not (
+            type(rel_id) is str
+            and type(target) is str
+            and type(name) is str
+            and type(source) is str
+            and rel_id
+            and target
+            and name
+            and source
+        ):
+            rel_id, target = _required(rel_id, "$relationshipId"), _required(target, "$targetId")
+            name, source = _required(name, "$relationshipName"), _required(source, "$sourceId")
         rel = _new(cls)
-        _set(rel, "id", _required(rel_id, "$relationshipId"))
-        _set(rel, "target", _required(target, "$targetId"))
-        _set(rel, "name", _required(name, "$relationshipName"))
-        _set(rel, "source", _required(dt_id if source is _ABSENT else source, "$sourceId"))
+        _set(rel, "id", rel_id)
+        _set(rel, "target", target)
+        _set(rel, "name", name)
+        _set(rel, "source", source)
         _set(rel, "properties", _taken(obj))
         return rel
 
