@@ -166,7 +166,7 @@ class Relationship:
 
 
 # over() and take_json() make records field by field with these, written out in each: they run once an
-# entity on imports and reads, where a shared helper's call and keyword dict cost a few percent
+# entity on imports and reads, where a shared function's call and keyword dict cost a few percent
 _new = object.__new__
 _set = object.__setattr__
 _ABSENT: Any = object()
