@@ -22,10 +22,13 @@ the server: on a small machine it competes with the server for the cores):
 
 Closed loop: ``--concurrency`` workers (default 32), each sending its next request when the last one is
 answered, for ``--duration`` seconds (default 10) after ``--warmup`` seconds (default 2) that are not
-counted: throughput (answered requests/s) and p50/p99 latency. Open loop: (a) and (b) sent at a fixed
-``--rate`` (default 200 req/s) whatever the answers, latency counted from the moment each request was due
-(so queueing is not hidden): p99. CPU time of the server, of Neo4j and of this client over each run is
-shown as % of one core: all three share the machine.
+counted: throughput (answered requests/s) and p50/p99 latency. Before any of them, each query is sent
+for ``--settle`` seconds (default 5, not counted) through GraphQL and, on Neo4j, as Cypher, so that
+Neo4j's JIT has compiled both sides' queries before either is measured.
+
+Open loop: (a) and (b) sent at a fixed ``--rate`` (default 200 req/s) whatever the answers, latency
+counted from the moment each request was due (so queueing is not hidden): p99. CPU time of the server,
+of Neo4j and of this client over each run is shown as % of one core: all three share the machine.
 
 Baseline, in the same run (Neo4j only): the equivalent Cypher sent straight through the async driver
 (``AsyncGraphDatabase``; each query an auto-commit read in a session of its own with the driver's
@@ -49,8 +52,9 @@ for (a) and (b); GraphQL ≤ 1.5x raw Cypher. Exits 1 if a store could not be ru
 never because a figure missed its goal. Every process started here and the temporary directory are removed
 on the way out, failures and SIGINT/SIGTERM included.
 
-    python bench/graphql_server.py [--twins N] [--duration S] [--warmup S] [--concurrency C] [--rate R]
-                                   [--only memory|neo4j] [--client httpx|raw] [--json] [--neo4j-heap SIZE]
+    python bench/graphql_server.py [--twins N] [--duration S] [--warmup S] [--settle S] [--concurrency C]
+                                   [--rate R] [--only memory|neo4j] [--client httpx|raw] [--json]
+                                   [--neo4j-heap SIZE]
 """
 
 from __future__ import annotations
@@ -673,6 +677,12 @@ async def drive(
         checked = await check_properties(http, exp, driver)
         calls = graphql_calls(http, exp)
         mode = f"closed c={args.concurrency}"
+        # every query of both sides once before any is measured: Neo4j's JIT warms up over minutes, and
+        # the side measured first would otherwise meet a colder JVM than the one after it
+        settling = [calls] if driver is None else [calls, cypher_calls(driver, exp)]
+        for side in settling if args.settle > 0 else []:
+            for key in SCENARIOS:
+                await closed_loop(side[key], args.concurrency, args.settle, 0.0, pids)
         for key in SCENARIOS:
             run = await closed_loop(calls[key], args.concurrency, args.duration, args.warmup, pids)
             results.append(summary(run, key, "graphql", mode))
@@ -824,6 +834,12 @@ def main() -> int:
     parser.add_argument("--twins", type=int, default=20_000, help="twins in the demo graph (default 20,000)")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per scenario (default 10)")
     parser.add_argument("--warmup", type=float, default=2.0, help="uncounted seconds first (default 2)")
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=5.0,
+        help="uncounted seconds of each query, GraphQL and Cypher, before any run (default 5)",
+    )
     parser.add_argument("--concurrency", type=int, default=32, help="closed-loop workers (default 32)")
     parser.add_argument("--rate", type=float, default=200.0, help="open-loop requests/s (default 200)")
     parser.add_argument("--only", choices=("memory", "neo4j"), help="measure one store only")
