@@ -26,8 +26,10 @@ is one) in a fixed number of batched calls, whatever the number of records.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 from weakref import WeakKeyDictionary
@@ -138,11 +140,26 @@ def _integer(low: int, high: int) -> Callable[[Any], bool]:
     return lambda v: type(v) is int and low <= v <= high
 
 
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
+
+
+def _date(v: Any) -> bool:
+    # the shape first: fromisoformat alone takes other ISO forms ("20240229", "2024-W09-4")
+    if type(v) is not str or _DATE.fullmatch(v) is None:
+        return False
+    try:
+        date.fromisoformat(v)
+    except ValueError:
+        return False
+    return True
+
+
 _PRIMITIVE: dict[str, Callable[[Any], bool]] = {
     "boolean": _boolean,
     "double": _number,
     "float": _number,
     "string": _string,
+    "date": _date,
     "byte": _integer(-(2**7), 2**7 - 1),
     "short": _integer(-(2**15), 2**15 - 1),
     "integer": _integer(-(2**31), 2**31 - 1),
