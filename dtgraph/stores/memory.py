@@ -210,13 +210,13 @@ class MemoryStore(Store):
             if not batch:
                 return
             time = self._next_time()
-            entry = self._plan(batch, time)
+            entry, new = self._plan(batch, time)
             if self._journal is None:
-                self._commit(entry)
+                self._commit(entry, new=new)
                 return
             end = self._journal.append(_encode(entry))
             try:
-                self._commit(entry)
+                self._commit(entry, new=new)
             except BaseException:
                 self._journal.truncate(end)
                 raise
@@ -247,10 +247,10 @@ class MemoryStore(Store):
             for batch in batches:
                 if not batch:
                     continue
-                entry = self._plan(batch, time)
+                entry, new = self._plan(batch, time)
                 if journal is not None:  # synced all at once before the commit frame
                     journal.append(_encode(entry, group=group, part=len(done) + 1), sync=False)
-                done.append((entry, self._change(entry)))
+                done.append((entry, self._change(entry, new=new)))
                 written += batch.size
             if journal is not None and done:
                 journal.sync()  # the parts first: a commit frame must never reach the disk before them
@@ -274,8 +274,10 @@ class MemoryStore(Store):
         now = now.replace(tzinfo=UTC) if now.tzinfo is None else now.astimezone(UTC)
         return max(now, self._times[-1]) if self._times else now
 
-    def _plan(self, batch: Batch, time: datetime) -> _Entry:
-        """The effective changes of ``batch``: deletions first, then upserts; raises if a rule breaks."""
+    def _plan(self, batch: Batch, time: datetime) -> tuple[_Entry, bool]:
+        """The effective changes of ``batch``: deletions first, then upserts; raises if a rule breaks.
+        With them, whether they only add records (nothing deleted or replaced: nothing to undo but
+        the additions, which :meth:`_change` then need not look up again)."""
         models: dict[str, dict[str, Any]] = {}
         for doc in batch.models:
             model_id = doc.get("@id") if isinstance(doc, Mapping) else None
@@ -292,11 +294,20 @@ class MemoryStore(Store):
         rels = {(r.source, r.id): r for r in batch.relationships}
         if delete_twins:  # else an end missing from twins and nodes shows as a KeyError below
             _refuse_missing_ends(rels.values(), twins, nodes, delete_twins)
-        packed = self._pack_twins((i, t.model, pack(t.properties)) for i, t in twins.items())
         strings, stored_rels = self._strings, self._rels
+        new = nodes.keys().isdisjoint(twins)  # so far: no twin of the batch replaces a stored one
+        if new:  # _pack_twins knowing that (a bulk import's chunks): no lookup a twin
+            packed = {
+                i: _new_twin(PackedTwin, (i, strings.setdefault(t.model, t.model), pack(t.properties)))
+                for i, t in twins.items()
+            }
+        else:
+            packed = self._pack_twins((i, t.model, pack(t.properties)) for i, t in twins.items())
         packed_rels: list[PackedRelationship] = []
         try:
-            if not packed and stored_rels.keys().isdisjoint(rels):
+            if not rels:
+                pass
+            elif not packed and stored_rels.keys().isdisjoint(rels):
                 # new relationships alone (a bulk import's chunks): the loop below, knowing that no
                 # end is in the batch and no record replaced (a lookup less, one check in C)
                 for record in rels.values():
@@ -314,6 +325,7 @@ class MemoryStore(Store):
                         )
                     )
             else:
+                new = False  # whether a relationship replaces a stored one is not worked out here
                 for key, record in rels.items():
                     # one shared object per id, model and name (see _pack_twins), inline: a call per
                     # relationship costs more than the lookups
@@ -336,7 +348,7 @@ class MemoryStore(Store):
         except KeyError:
             _refuse_missing_ends(rels.values(), twins, nodes, delete_twins)
             raise
-        return _Entry(
+        entry = _Entry(
             time,
             tuple(models.values()),
             tuple(dict.fromkeys(m for m in batch.delete_models if m in self._models and m not in models)),
@@ -345,6 +357,7 @@ class MemoryStore(Store):
             tuple(packed_rels),
             tuple(delete_rels),
         )
+        return entry, new and not delete_twins and not delete_rels
 
     def _pack_twins(self, twins: Iterable[tuple[str, str, bytes]]) -> dict[str, PackedTwin]:
         """(id, model, packed values) as records that share one string object per id and model however
@@ -364,23 +377,28 @@ class MemoryStore(Store):
         found = packed.get(twin_id)
         return found.id if found is not None else str(self._nodes[twin_id]["twin"].id)
 
-    def _commit(self, entry: _Entry) -> None:
+    def _commit(self, entry: _Entry, *, new: bool = False) -> None:
         """Make ``entry`` the current state and log it; on any exception put back what was there before."""
-        self._change(entry)
+        self._change(entry, new=new)
         self._record(entry)
 
-    def _change(self, entry: _Entry) -> _Undo:
+    def _change(self, entry: _Entry, *, new: bool = False) -> _Undo:
         """Apply ``entry`` to the graph (not to the log); returns what :meth:`_undo` needs to take it
-        back: the records it replaces or deletes (a new record needs nothing). On any exception, what
-        was applied of it is put back before the exception propagates."""
+        back: the records it replaces or deletes (a new record needs nothing; ``new``: the plan found
+        that it only adds records). On any exception, what was applied of it is put back before the
+        exception propagates."""
         nodes, rels = self._nodes, self._rels
-        twin_ids = [*entry.delete_twins, *(t.id for t in entry.twins)]
-        rel_keys = [*entry.delete_relationships, *((r.source, r.id) for r in entry.relationships)]
-        undo = _Undo(
-            {t: data["twin"] for t, data in _found(nodes, twin_ids).items()},
-            _found(rels, rel_keys),
-            dict(self._models) if entry.models or entry.delete_models else None,
-        )
+        models = dict(self._models) if entry.models or entry.delete_models else None
+        if new:
+            undo = _Undo({}, {}, models)
+        else:
+            twin_ids = [*entry.delete_twins, *(t.id for t in entry.twins)]
+            rel_keys = [*entry.delete_relationships, *((r.source, r.id) for r in entry.relationships)]
+            undo = _Undo(
+                {t: data["twin"] for t, data in _found(nodes, twin_ids).items()},
+                _found(rels, rel_keys),
+                models,
+            )
         try:
             for key in entry.delete_relationships:
                 self._remove_relationship(key)
@@ -732,15 +750,15 @@ class MemoryStore(Store):
                     if frame.part != len(stream.parts) + 1:
                         raise ValueError(f"part {frame.part} of group {frame.group} is out of order")
                 assert frame.time is not None  # only commit frames have none
-                entry = self._plan(frame.batch, frame.time)
+                entry, new = self._plan(frame.batch, frame.time)
             except (StoreError, ValueError, KeyError, TypeError, IndexError) as exc:
                 raise StoreCorrupted(
                     f"{journal.path}: batch {number} at byte {offset} cannot be replayed: {exc}"
                 ) from exc
             if stream is None:
-                self._commit(entry)
+                self._commit(entry, new=new)
             else:
-                stream.parts.append((entry, self._change(entry)))
+                stream.parts.append((entry, self._change(entry, new=new)))
         if stream is not None:  # a stream that a crash interrupted never happened
             for entry, undo in reversed(stream.parts):
                 self._undo(entry, undo)
@@ -1139,11 +1157,17 @@ def _encode(entry: _Entry, *, group: str | None = None, part: int = 0) -> bytes:
         # tuples (arrays in JSON, as lists are) unpacked from the records: the cheapest to make
         "twins": [(i, m, orjson.Fragment(v)) for i, m, v in entry.twins],
         "delete_twins": list(entry.delete_twins),
-        "relationships": [(i, s, t, n, orjson.Fragment(v)) for i, s, t, n, v in entry.relationships],
+        "relationships": [
+            (i, s, t, n, _EMPTY_FRAGMENT if v is EMPTY else orjson.Fragment(v))
+            for i, s, t, n, v in entry.relationships
+        ],
         "delete_relationships": [list(k) for k in entry.delete_relationships],
     }
     record.update((k, v) for k, v in members.items() if v)
     return orjson.dumps(record)  # every value a user gave is packed already, exactly (see pack)
+
+
+_EMPTY_FRAGMENT = orjson.Fragment(EMPTY)  # most relationships have no properties: one shared fragment
 
 
 def _commit_frame(group: str, parts: int) -> bytes:

@@ -778,6 +778,23 @@ def test_replay_rebuilds_the_same_state_and_history(tmp_path: Path, batches: lis
         assert (state(store), [store.history(i) for i in "abcde"]) == expected
 
 
+@settings(max_examples=150, deadline=None)
+@given(before=st.lists(_BATCHES, max_size=4), stream=st.lists(_BATCHES, min_size=1, max_size=6))
+def test_a_failed_stream_of_any_batches_leaves_the_store_as_it_was(
+    before: list[Batch], stream: list[Batch]
+) -> None:
+    # parts that only add records skip looking for the records they replace: any that replaces or
+    # deletes one must still be undone
+    store = MemoryStore(clock=Clock())
+    for batch in before:
+        with contextlib.suppress(StoreError):
+            store.apply(batch)
+    expected = state(store), [store.history(i) for i in "abcde"]
+    with pytest.raises((RuntimeError, StoreError)):
+        store.apply_stream(parts([*stream, Batch()], fail_at=len(stream) + 1))
+    assert (state(store), [store.history(i) for i in "abcde"]) == expected
+
+
 def test_immediate_reads_hold_writers_off_until_the_block_ends() -> None:
     store = MemoryStore()
     store.apply(Batch(models=MODELS))
