@@ -141,7 +141,7 @@ class MemoryStore(Store):
     skips the fsync per batch. ``clock`` gives the time of each batch (tests inject one). Measured
     (``bench/graph_load.py``, demo twins of about 10 properties, 3 relationships each): 1M twins
     hold 3.6 KB a twin, and a whole import (parse, check, write, journal fsync'd) runs at about
-    100,000 entities per CPU second at 100k twins, 78,000 at 1M (before round 4).
+    100,000 entities per CPU second at 100k twins (78,000 at 1M, measured before the last round).
     """
 
     def __init__(
