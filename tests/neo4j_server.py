@@ -80,6 +80,7 @@ def start(workdir: Path, attempts: int = 3) -> Neo4jServer:
             "start",
             *("--port", str(port), "--data", str(workdir / f"data-{port}"), "--run", str(run_dir)),
             *("--heap", HEAP, "--pagecache", PAGECACHE, "--password", DEV_PASSWORD),
+            *("--owner", str(os.getpid())),  # a test run killed before its teardown leaves no server
             *("--timeout", str(START_TIMEOUT_S)),
             timeout=START_TIMEOUT_S + 120,  # the first start may also build the launcher
         )

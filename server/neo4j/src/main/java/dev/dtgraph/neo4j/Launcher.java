@@ -127,6 +127,19 @@ public final class Launcher {
                     (System.nanoTime() - warming) / 1e9);
         }
         awaitPort(options.host, options.port, Duration.ofSeconds(60));
+        if (options.owner > 0) {
+            // a server started for another process (a test run) stops with it, even when that process was
+            // killed before it could stop the server: through the shutdown hook, a clean shutdown
+            ProcessHandle.of(options.owner).ifPresentOrElse(
+                    owner -> owner.onExit().thenRun(() -> {
+                        System.out.printf("dtgraph-neo4j: owner process %d has ended%n", options.owner);
+                        System.exit(0);
+                    }),
+                    () -> {
+                        System.out.printf("dtgraph-neo4j: owner process %d is not running%n", options.owner);
+                        System.exit(0);
+                    });
+        }
 
         System.out.printf("%s: bolt://%s:%d (Neo4j %s community, %.1f s)%n", READY, options.host, options.port,
                 neo4jVersion(), (System.nanoTime() - started) / 1e9);
@@ -257,7 +270,7 @@ public final class Launcher {
     }
 
     record Options(String host, int port, Path data, String password, long pageCache, Map<String, String> settings,
-            int warmUp) {
+            int warmUp, long owner) {
         static Options parse(String[] args, Map<String, String> env) throws UsageException {
             String host = env.getOrDefault("DTGRAPH_NEO4J_HOST", "127.0.0.1");
             String port = env.getOrDefault("DTGRAPH_NEO4J_PORT", "7687");
@@ -269,6 +282,7 @@ public final class Launcher {
             String pageCache = env.getOrDefault("DTGRAPH_NEO4J_PAGECACHE", "1g");
             Map<String, String> settings = new LinkedHashMap<>();
             String warmUp = env.getOrDefault("DTGRAPH_NEO4J_WARM_UP", "0");
+            String owner = env.getOrDefault("DTGRAPH_NEO4J_OWNER", "0");
             for (int i = 0; i < args.length; i++) {
                 String arg = args[i];
                 switch (arg) {
@@ -279,6 +293,7 @@ public final class Launcher {
                     case "--no-auth" -> password = null;
                     case "--pagecache" -> pageCache = value(args, ++i, arg);
                     case "--warm-up" -> warmUp = value(args, ++i, arg);
+                    case "--owner" -> owner = value(args, ++i, arg);
                     case "--setting" -> {
                         String setting = value(args, ++i, arg);
                         int equals = setting.indexOf('=');
@@ -314,7 +329,14 @@ public final class Launcher {
             } catch (NumberFormatException e) {
                 throw new UsageException("warm-up " + warmUp + " is not a number of twins");
             }
-            return new Options(host, portNumber, Path.of(data), password, pageCacheBytes, settings, warmUpTwins);
+            long ownerPid;
+            try {
+                ownerPid = Long.parseLong(owner);
+            } catch (NumberFormatException e) {
+                throw new UsageException("owner " + owner + " is not a process id");
+            }
+            return new Options(host, portNumber, Path.of(data), password, pageCacheBytes, settings, warmUpTwins,
+                    ownerPid);
         }
 
         private static String value(String[] args, int i, String name) throws UsageException {
