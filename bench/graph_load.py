@@ -243,7 +243,7 @@ class Neo4jServer:
         ]
         command += ["--run", str(self.run_dir), "--password", self.password]
         command += ["--heap", heap] if heap else []
-        command += ["--warm-up", str(warm_up)]
+        command += ["--warm-up", str(warm_up), "--owner", str(os.getpid())]  # gone with this process
         done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise SystemExit(f"scripts/neo4j start failed:\n{done.stdout}{done.stderr}")

@@ -249,7 +249,7 @@ class Neo4j:
         heap = self.heap
         command = [str(ROOT / "scripts" / "neo4j"), "start", "--port", str(self.port)]
         command += ["--data", str(work / "neo4j-data"), "--run", str(self.run_dir), "--heap", heap]
-        command += ["--password", NEO4J_PASSWORD]
+        command += ["--password", NEO4J_PASSWORD, "--owner", str(os.getpid())]  # gone with this process
         self.started = True  # stop() even if start fails half-way: the launcher may be up
         done = subprocess.run(command, env=clean_env(), capture_output=True, text=True, check=False)
         with contextlib.suppress(OSError, ValueError):
