@@ -13,9 +13,8 @@ from datetime import datetime
 
 from dtgraph.api.errors import FORBIDDEN, ApiError
 from dtgraph.api.loaders import Loaders
-from dtgraph.api.lookahead import Step
 from dtgraph.graph.service import TwinGraph
-from dtgraph.stores.base import Store
+from dtgraph.stores.base import Step, Store
 
 __all__ = ["ROLES", "ApiContext", "make_context", "require"]
 

@@ -34,7 +34,7 @@ from dtgraph.graph.records import Relationship as RelationshipRecord
 from dtgraph.graph.records import Twin as TwinRecord
 from dtgraph.stores.base import Change as ChangeRecord
 from dtgraph.stores.base import Direction as StoreDirection
-from dtgraph.stores.base import Filter
+from dtgraph.stores.base import Filter, Step
 
 if TYPE_CHECKING:
     from dtgraph.api.schema import DtSchema
@@ -251,7 +251,7 @@ def _dir(direction: Direction) -> StoreDirection:
 async def walk(
     info: Info[Any, Any],
     root: TwinRef,
-    steps: Sequence[tuple[str | None, StoreDirection]],
+    steps: Sequence[Step],
     depth: int,
 ) -> list[TwinRef]:
     """Twins reachable from ``root`` within ``depth`` hops along ``steps``, breadth first, each once.
@@ -312,9 +312,7 @@ async def _ancestors(root: TwinRef, info: Ctx) -> list[TwinInterface]:
 
 
 async def _descendants(root: TwinRef, info: Ctx, depth: int = 10) -> list[TwinInterface]:
-    steps: list[tuple[str | None, StoreDirection]] = [
-        (name, "in" if up == "out" else "out") for name, up in built(info).hierarchy
-    ]
+    steps: list[Step] = [(name, "in" if up == "out" else "out") for name, up in built(info).hierarchy]
     if not steps:
         return []
     return cast(list[TwinInterface], await walk(info, root, steps, _depth(info, depth)))

@@ -22,12 +22,12 @@ from typing import Any, TypeVar
 from strawberry.dataloader import DataLoader
 
 from dtgraph.graph.records import Relationship, Twin
-from dtgraph.stores.base import Direction, Store
+from dtgraph.stores.base import Direction, Step, Store
 
 __all__ = ["STORE_THREADS", "ChainKey", "Loaders", "RelationshipsKey", "blocking", "read"]
 
 RelationshipsKey = tuple[str, str | None, Direction]  # (twin id, relationship name or None, direction)
-ChainKey = tuple[str, tuple[tuple[str | None, Direction], ...]]  # (twin id, steps of a nested traversal)
+ChainKey = tuple[str, tuple[Step, ...]]  # (twin id, steps of a nested traversal)
 
 R = TypeVar("R")
 V = TypeVar("V")
@@ -87,7 +87,7 @@ class Loaders:
         twin_id: str,
         name: str | None,
         direction: Direction,
-        below: tuple[tuple[str | None, Direction], ...],
+        below: tuple[Step, ...],
     ) -> list[tuple[Relationship, Twin]]:
         """The neighbours of ``twin_id``, read together with the levels ``below`` when there are some,
         unless a traversal above read them already."""
@@ -96,7 +96,7 @@ class Loaders:
             return await self.chains.load((twin_id, ((name, direction), *below)))
         return await self.neighbours.load(key)
 
-    async def twin_of(self, twin_id: str, below: tuple[tuple[str | None, Direction], ...]) -> Twin | None:
+    async def twin_of(self, twin_id: str, below: tuple[Step, ...]) -> Twin | None:
         """The twin ``twin_id``, read together with the levels of the traversal ``below`` it when
         there are some, unless it was read already."""
         if below and self.twins.cache_map.get(twin_id) is None:
@@ -114,8 +114,7 @@ class Loaders:
     async def _load_neighbours(self, keys: list[RelationshipsKey]) -> list[list[tuple[Relationship, Twin]]]:
         found = await self._per_shape(keys, self.store.neighbours)
         for pairs in found.values():
-            for _, twin in pairs:  # the twins are read: later loads of them cost nothing
-                self.twins.prime(twin.id, twin)
+            self._prime_ends(pairs)
         return [found[k] for k in keys]
 
     async def _load_chains(self, keys: list[ChainKey]) -> list[list[tuple[Relationship, Twin]]]:
@@ -142,21 +141,24 @@ class Loaders:
 
     def _prime(
         self,
-        steps: tuple[tuple[str | None, Direction], ...],
+        steps: tuple[Step, ...],
         levels: list[dict[str, list[tuple[Relationship, Twin]]]],
     ) -> None:
         for (name, direction), level in zip(steps, levels, strict=True):
             for twin_id, pairs in level.items():
                 self.neighbours.prime((twin_id, name, direction), pairs)
-                for _, twin in pairs:
-                    self.twins.prime(twin.id, twin)
+                self._prime_ends(pairs)
+
+    def _prime_ends(self, pairs: list[tuple[Relationship, Twin]]) -> None:
+        for _, twin in pairs:  # the twins are read: later loads of them cost nothing
+            self.twins.prime(twin.id, twin)
 
     async def _per_shape(
         self, keys: list[RelationshipsKey], fn: Callable[..., dict[str, list[V]]]
     ) -> dict[RelationshipsKey, list[V]]:
         """``fn`` (a store read by twin ids, ``name`` and ``direction``) once per (name, direction) among
         ``keys``, its answer per key."""
-        shapes: dict[tuple[str | None, Direction], list[str]] = {}
+        shapes: dict[Step, list[str]] = {}
         for twin_id, name, direction in keys:
             shapes.setdefault((name, direction), []).append(twin_id)
         found: dict[RelationshipsKey, list[V]] = {}
@@ -167,9 +169,9 @@ class Loaders:
         return found
 
 
-def _by_steps(keys: list[ChainKey]) -> dict[tuple[tuple[str | None, Direction], ...], list[str]]:
+def _by_steps(keys: list[ChainKey]) -> dict[tuple[Step, ...], list[str]]:
     """The twin ids of ``keys``, grouped by their steps."""
-    groups: dict[tuple[tuple[str | None, Direction], ...], list[str]] = {}
+    groups: dict[tuple[Step, ...], list[str]] = {}
     for twin_id, steps in keys:
         groups.setdefault(steps, []).append(twin_id)
     return groups

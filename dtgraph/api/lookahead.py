@@ -27,11 +27,9 @@ from graphql import (
 )
 from graphql.execution.values import VariableValues, get_argument_values
 
-from dtgraph.stores.base import Direction
+from dtgraph.stores.base import Step
 
-__all__ = ["MAX_STEPS", "RELATIONSHIP_FIELD", "Step", "steps_below"]
-
-Step = tuple[str | None, Direction]  # a relationship name (None: any) and a direction
+__all__ = ["MAX_STEPS", "RELATIONSHIP_FIELD", "steps_below"]
 
 MAX_STEPS = 4  # levels read ahead in one store call
 RELATIONSHIP_FIELD = "dtgraph_relationship"  # extension of a typed relationship field: its name

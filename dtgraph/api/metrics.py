@@ -27,7 +27,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from strawberry.extensions import SchemaExtension
 
 from dtgraph.graph.records import Relationship, RelationshipKey, Twin
-from dtgraph.stores.base import Batch, Capabilities, Change, Direction, Filter, Page, Store
+from dtgraph.stores.base import Batch, Capabilities, Change, Direction, Filter, Page, Step, Store
 
 __all__ = ["CONTENT_TYPE_LATEST", "MAX_OPERATION_NAMES", "InstrumentedStore", "Metrics"]
 
@@ -207,13 +207,13 @@ class InstrumentedStore(Store):
             return self.inner.neighbours(twin_ids, name=name, direction=direction)
 
     def neighbours_along(
-        self, twin_ids: Iterable[str], steps: Sequence[tuple[str | None, Direction]]
+        self, twin_ids: Iterable[str], steps: Sequence[Step]
     ) -> list[dict[str, list[tuple[Relationship, Twin]]]]:
         with self._metrics.timed("neighbours_along"):
             return self.inner.neighbours_along(twin_ids, steps)
 
     def twins_along(
-        self, twin_ids: Iterable[str], steps: Sequence[tuple[str | None, Direction]]
+        self, twin_ids: Iterable[str], steps: Sequence[Step]
     ) -> tuple[dict[str, Twin], list[dict[str, list[tuple[Relationship, Twin]]]]]:
         with self._metrics.timed("twins_along"):
             return self.inner.twins_along(twin_ids, steps)

@@ -25,11 +25,13 @@ __all__ = [
     "Direction",
     "Filter",
     "Page",
+    "Step",
     "Store",
     "other_end",
 ]
 
 Direction = Literal["out", "in", "both"]
+Step = tuple[str | None, Direction]  # one hop of a traversal: a relationship name (None: any), a direction
 Operator = Literal["eq", "ne", "lt", "le", "gt", "ge", "in", "exists"]
 
 
@@ -291,7 +293,7 @@ class Store(ABC):
         }
 
     def neighbours_along(
-        self, twin_ids: Iterable[str], steps: Sequence[tuple[str | None, Direction]]
+        self, twin_ids: Iterable[str], steps: Sequence[Step]
     ) -> list[dict[str, list[tuple[Relationship, Twin]]]]:
         """``neighbours`` along a chain of ``steps`` (each a relationship name or None, and a
         direction), one answer per step: the first is ``neighbours(twin_ids)`` with the first step's
@@ -307,7 +309,7 @@ class Store(ABC):
         return levels
 
     def twins_along(
-        self, twin_ids: Iterable[str], steps: Sequence[tuple[str | None, Direction]]
+        self, twin_ids: Iterable[str], steps: Sequence[Step]
     ) -> tuple[dict[str, Twin], list[dict[str, list[tuple[Relationship, Twin]]]]]:
         """``get_twins(twin_ids)`` and ``neighbours_along`` from those twins, read together: a query
         that starts at a twin and walks from it (``twin(id) { related { … } }``) costs one call."""

@@ -110,7 +110,7 @@ from neo4j.exceptions import (
 
 from dtgraph.graph.records import Relationship, RelationshipKey, Twin
 from dtgraph.stores._packed import json_default
-from dtgraph.stores.base import Batch, Capabilities, Direction, Filter, Page, Store
+from dtgraph.stores.base import Batch, Capabilities, Direction, Filter, Page, Step, Store
 from dtgraph.stores.errors import StoreError, StoreUnavailable
 
 __all__ = ["ATOMIC_PUBLISH", "MAX_PAGE", "Neo4jStore", "model_label", "relationship_type"]
@@ -798,20 +798,20 @@ class Neo4jStore(Store):
         return self.neighbours_along(twin_ids, [(name, direction)])[0]
 
     def neighbours_along(
-        self, twin_ids: Iterable[str], steps: Sequence[tuple[str | None, Direction]]
+        self, twin_ids: Iterable[str], steps: Sequence[Step]
     ) -> list[dict[str, list[tuple[Relationship, Twin]]]]:
         """Every step in one query: the answers of the steps, joined by ``UNION ALL``; the one of a
         later step walks the steps before it again inside Neo4j to find its twins."""
         return self._along(twin_ids, steps, starts=False)[1]
 
     def twins_along(
-        self, twin_ids: Iterable[str], steps: Sequence[tuple[str | None, Direction]]
+        self, twin_ids: Iterable[str], steps: Sequence[Step]
     ) -> tuple[dict[str, Twin], list[dict[str, list[tuple[Relationship, Twin]]]]]:
         """As ``neighbours_along``, the twins themselves read by one more part of the same query."""
         return self._along(twin_ids, steps, starts=True)
 
     def _along(
-        self, twin_ids: Iterable[str], steps: Sequence[tuple[str | None, Direction]], *, starts: bool
+        self, twin_ids: Iterable[str], steps: Sequence[Step], *, starts: bool
     ) -> tuple[dict[str, Twin], list[dict[str, list[tuple[Relationship, Twin]]]]]:
         wanted = list(dict.fromkeys(twin_ids))
         query, params = _neighbours_query(steps, starts=starts)
@@ -1100,9 +1100,7 @@ def _step(
     return f"{match} ({start}){arrow}({end}:Twin) WHERE {rel}._stage IS NULL {named}"
 
 
-def _neighbours_query(
-    steps: Sequence[tuple[str | None, Direction]], *, starts: bool = False
-) -> tuple[str, dict[str, Any]]:
+def _neighbours_query(steps: Sequence[Step], *, starts: bool = False) -> tuple[str, dict[str, Any]]:
     """The query of :meth:`Neo4jStore.neighbours_along` and its parameters beside ``$ids``: one part
     per step, which walks the steps before it (each in a ``MATCH`` of its own, as separate
     ``neighbours`` calls would: a relationship may serve two steps) to the distinct twins ``a`` it

@@ -26,7 +26,7 @@ from dtgraph.demo import write_ndjson
 from dtgraph.graph.bulk import import_graph
 from dtgraph.graph.records import Relationship, RelationshipKey, Twin
 from dtgraph.graph.service import TwinGraph
-from dtgraph.stores.base import Batch, Capabilities, Change, Direction, Filter, Page, Store
+from dtgraph.stores.base import Batch, Capabilities, Change, Direction, Filter, Page, Step, Store
 from tests.conftest import empty_store
 from tests.graph.conftest import documents
 
@@ -148,13 +148,13 @@ class CountingStore(Store):
         return self.inner.neighbours(twin_ids, name=name, direction=direction)
 
     def neighbours_along(
-        self, twin_ids: Iterable[str], steps: Sequence[tuple[str | None, Direction]]
+        self, twin_ids: Iterable[str], steps: Sequence[Step]
     ) -> list[dict[str, list[tuple[Relationship, Twin]]]]:
         self._count("neighbours_along")
         return self.inner.neighbours_along(twin_ids, steps)
 
     def twins_along(
-        self, twin_ids: Iterable[str], steps: Sequence[tuple[str | None, Direction]]
+        self, twin_ids: Iterable[str], steps: Sequence[Step]
     ) -> tuple[dict[str, Twin], list[dict[str, list[tuple[Relationship, Twin]]]]]:
         self._count("twins_along")
         return self.inner.twins_along(twin_ids, steps)

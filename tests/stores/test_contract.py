@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dtgraph.graph.records import Relationship, Twin
-from dtgraph.stores.base import Batch, Direction, Filter, Store, other_end
+from dtgraph.stores.base import Batch, Direction, Filter, Step, Store, other_end
 from dtgraph.stores.errors import StoreError
 from tests.stores.models import ASSET, LINE, MACHINE, MODELS, NAMEPLATE, PUMP
 
@@ -258,9 +258,7 @@ def test_neighbours_are_the_relationships_with_their_other_ends(
         [("partOf", "out"), ("nothing", "in"), ("feeds", "out")],
     ],
 )
-def test_neighbours_along_steps_are_neighbours_level_by_level(
-    store: Store, steps: list[tuple[str | None, Direction]]
-) -> None:
+def test_neighbours_along_steps_are_neighbours_level_by_level(store: Store, steps: list[Step]) -> None:
     plant(store)
     asked = ["a1", "p1", "line", "missing", "a1"]
     found = store.neighbours_along(asked, steps)
@@ -272,7 +270,7 @@ def test_neighbours_along_steps_are_neighbours_level_by_level(
 
 @pytest.mark.parametrize("steps", [[("feeds", "out")], [("feeds", "out"), ("feeds", "in"), (None, "both")]])
 def test_twins_along_are_the_twins_and_the_neighbours_along_from_them(
-    store: Store, steps: list[tuple[str | None, Direction]]
+    store: Store, steps: list[Step]
 ) -> None:
     plant(store)
     asked = ["a1", "m1", "missing", "a1", "line"]
