@@ -92,7 +92,7 @@ import time
 import uuid
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -129,6 +129,17 @@ _HIGH = re.compile("[\ue000-\U0010ffff]")
 _KEY = re.compile(r"[A-Za-z0-9_.]+")  # the property keys an import writes into Cypher (backquoted)
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _EXACT_FLOAT = 2**53  # integers up to this magnitude convert to a double exactly
+
+
+class _Rows(list[Any]):
+    """A query parameter of many rows whose ``repr`` is its length: the driver (6.4, ``Bolt5x5.run``)
+    builds the text of its debug message, the ``repr`` of every parameter, even with debug logging off,
+    and for 10,000 rows that costs more than packing them."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} rows>"
 
 
 def model_label(dtmi: str) -> str:
@@ -256,9 +267,9 @@ class Neo4jStore(Store):
             **config,
         )
 
-    def _chunks(self, rows: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    def _chunks(self, rows: Sequence[Any]) -> Iterator[_Rows]:
         for start in range(0, len(rows), self._batch_size):
-            yield rows[start : start + self._batch_size]
+            yield _Rows(rows[start : start + self._batch_size])
 
     # --- writes ----------------------------------------------------------------------------------
 
@@ -502,7 +513,7 @@ class Neo4jStore(Store):
             record["id"]
             for record in tx.run(
                 "UNWIND $ids AS id MATCH (p:Twin {id: id}) WHERE p._drop IS NULL OR p._drop <> $x RETURN id",
-                ids=[row["id"] for row in rows],
+                ids=_Rows([row["id"] for row in rows]),
                 x=stage,
             )
         }
@@ -535,7 +546,7 @@ class Neo4jStore(Store):
                 "WITH s, r, s._touch AS touch SET s = r.row SET s._touch = touch "
                 "RETURN collect(r.row.id) AS ids, collect(id(s)) AS nodes"
             )
-            results.append((replaces, tx.run(query, rows=group)))
+            results.append((replaces, tx.run(query, rows=_Rows(group))))
         for (model, replaces), group in fresh.items():
             results += ((replaces, result) for result in _create_twins(tx, model, group))
         return results
@@ -569,22 +580,28 @@ class Neo4jStore(Store):
         fresh: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
         touching: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
         again: dict[int, list[str]] = defaultdict(list)  # source node -> ids it may have staged before
-        types: dict[str, str] = {}  # name -> type
+        types = {name: relationship_type(name) for name in {row["n"] for row in rels.values()}}
+        node_of, sources = nodes.getter(), nodes.sources
+        # one pass over every relationship of the batch: kept lean, it runs while the server waits
         for (source, rel_id), row in rels.items():
-            name = row["n"]
-            rel_type = types.get(name) or types.setdefault(name, relationship_type(name))
-            start, end = nodes.get(source), nodes.get(row["t"])
-            if source in stored or row["t"] in stored:
-                group = touching[rel_type].setdefault(source, {"s": source, "sn": start, "ids": [], "r": []})
+            target = row["t"]
+            start, end = node_of(source), node_of(target)
+            if stored and (source in stored or target in stored):
+                by_source = touching[types[row["n"]]]
+                group = by_source.setdefault(source, {"s": source, "sn": start, "ids": [], "r": []})
                 group["ids"].append(rel_id)
-                group["r"].append({"t": row["t"], "tn": end, "i": rel_id, "j": row["j"]})
+                group["r"].append({"t": target, "tn": end, "i": rel_id, "j": row["j"]})
                 if start is not None:
                     nodes.staged_from([start])
                 continue
             if start is None or end is None:
                 continue  # an end that is neither stored nor staged: rejected below
-            fresh[rel_type].setdefault(source, {"s": start, "r": []})["r"].append([end, rel_id, row["j"]])
-            if start in nodes.sources:
+            of_type = fresh[types[row["n"]]]
+            found = of_type.get(source)
+            if found is None:
+                found = of_type[source] = {"s": start, "r": []}
+            found["r"].append([end, rel_id, row["j"]])
+            if start in sources:
                 again[start].append(rel_id)
         names = {rel_type: name for name, rel_type in types.items()}
         # the relationships of the same keys that earlier batches staged go first, in statements of their
@@ -635,14 +652,14 @@ class Neo4jStore(Store):
         relationships a statement; each result's ``n`` is the relationships it created. The results
         are read later, so that Python encodes the next statement while the server runs this one."""
         results = []
-        chunk: list[dict[str, Any]] = []
+        chunk = _Rows()
         size = 0
         for group in by_source.values():
             chunk.append(group)
             size += len(group["r"])
             if size >= self._batch_size:
                 results.append(tx.run(query, groups=chunk, name=name, x=stage))
-                chunk, size = [], 0
+                chunk, size = _Rows(), 0
         if chunk:
             results.append(tx.run(query, groups=chunk, name=name, x=stage))
         return results
@@ -996,7 +1013,7 @@ class _Plan:
                 "t": rel.target,
                 "i": rel.id,
                 "n": rel.name,
-                "j": _dumps(rel.properties, f"relationship '{rel.id}' of '{rel.source}'")
+                "j": _dumps(dict(rel.properties), f"relationship '{rel.id}' of '{rel.source}'")
                 if rel.properties
                 else None,
             }
@@ -1007,8 +1024,11 @@ def _dumps(value: Any, what: str) -> str:
     # orjson is ten times faster; it refuses what it cannot write exactly (integers beyond 64 bits, lone
     # surrogates, keys that are not strings) and writes NaN and infinities as null, so text with a null
     # in it is written again by the standard library, which keeps them
-    with suppress(orjson.JSONEncodeError):
+    try:  # not ``suppress``: entering a context manager costs more than orjson's work on a twin
         raw = orjson.dumps(value, default=json_default)
+    except orjson.JSONEncodeError:
+        pass
+    else:
         if b"null" not in raw:
             return raw.decode()
     try:
@@ -1033,12 +1053,16 @@ def _twin_row(twin: Twin) -> dict[str, Any]:
     row: dict[str, Any] = {
         "id": twin.id,
         "model": twin.model,
-        "json": _dumps(twin.properties, f"twin '{twin.id}'"),
+        # a dict: orjson writes a record's read-only view only through a call of ``json_default``
+        "json": _dumps(dict(twin.properties), f"twin '{twin.id}'"),
     }
     for name, value in twin.properties.items():
         if "." in name or not _encodable(name):
             continue
-        if _index(row, name, value) == "component":
+        kind = type(value)  # the common scalars first, as _index would copy them
+        if kind is float or kind is bool or (kind is str and _encodable(value)):
+            row["p_" + name] = value
+        elif _index(row, name, value) == "component":
             for member, inner in value.items():
                 if "." not in member and _encodable(member):
                     _index(row, f"{name}.{member}", inner, inner=True)
@@ -1194,7 +1218,7 @@ def _reject_dangling(
     )
     keyed = [{"id": end, "node": None if nodes is None else nodes.get(end)} for end in ends]
     for start in range(0, len(keyed), 10_000):
-        result = tx.run(query, ids=keyed[start : start + 10_000], x=stage)
+        result = tx.run(query, ids=_Rows(keyed[start : start + 10_000]), x=stage)
         present.update(record["id"] for record in result)
     missing = [
         f"relationship '{row['i']}' from '{row['s']}' to '{row['t']}' needs twin '{end}'"
@@ -1232,7 +1256,7 @@ def _create_twins(
             odd.append(row)
     results = []
     if plain:
-        values = [[row.get(key) for key in keys] for row in plain]
+        values = _Rows([[row.get(key) for key in keys] for row in plain])
         literal = ", ".join(f"`{key}`: row[{number}]" for key, number in keys.items())
         results.append(
             tx.run(
@@ -1246,7 +1270,7 @@ def _create_twins(
             tx.run(
                 f"UNWIND $rows AS row CREATE (s{label}) SET s = row "
                 "RETURN collect(row.id) AS ids, collect(id(s)) AS nodes",
-                rows=odd,
+                rows=_Rows(odd),
             )
         )
     return results
@@ -1293,6 +1317,10 @@ class _Nodes:
         self.sources = importing.sources
         self.changes: dict[str, tuple[int, bool] | None] = {}
         self.new_sources: set[int] = set()
+
+    def getter(self) -> Callable[[str], int | None]:
+        """:meth:`get` as a function, the import's own lookup while this transaction changed nothing."""
+        return self.get if self.changes else self.importing.nodes.get
 
     def get(self, twin_id: str) -> int | None:
         """The node of ``twin_id`` if the import adds that twin (it replaces no stored one)."""

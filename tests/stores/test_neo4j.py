@@ -340,6 +340,57 @@ def test_server_errors_become_store_errors(store: Neo4jStore) -> None:
     assert set(store.get_twins(["a", "b"])) == {"a"}
 
 
+_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False),
+    st.text(alphabet=st.characters(codec="utf-8") | st.sampled_from(["\ud800", "é", "."])),
+)
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3),
+)
+_NAMES = st.text(max_size=6) | st.sampled_from(["a.b", "\ud800x", "name"])
+
+
+@given(
+    properties=st.dictionaries(
+        _NAMES,
+        _VALUES | st.fixed_dictionaries({"$metadata": st.just({})}, optional={"m": _VALUES, "n.o": _VALUES}),
+        max_size=6,
+    )
+)
+def test_a_twins_node_row_copies_the_values_index_copies(properties: dict[str, Any]) -> None:
+    # the row's fast path for common scalars against the plain rule, _index for every property
+    expected: dict[str, Any] = {}
+    for name, value in properties.items():
+        if "." in name or not neo4j_store._encodable(name):
+            continue
+        if neo4j_store._index(expected, name, value) == "component":
+            for member, inner in value.items():
+                if "." not in member and neo4j_store._encodable(member):
+                    neo4j_store._index(expected, f"{name}.{member}", inner, inner=True)
+    row = neo4j_store._twin_row(Twin("t", ASSET, properties))
+    assert {k: v for k, v in row.items() if k not in ("id", "model", "json")} == expected
+    assert row["id"] == "t" and row["model"] == ASSET
+
+
+def test_bulk_parameters_travel_as_lists_with_a_short_repr(
+    neo4j_uri: str, neo4j_auth: tuple[str, str] | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    rows = [[i, f"id-{i}", {"k": [1.5, None, True]}] for i in range(2_000)]
+    bulk_rows = neo4j_store._Rows(rows)
+    assert repr(bulk_rows) == "<2000 rows>"
+    # the driver's debug message names the rows by their count instead of spelling them out
+    with caplog.at_level("DEBUG", logger="neo4j"):
+        sent = cypher(neo4j_uri, neo4j_auth, "UNWIND $rows AS r RETURN collect(r) AS rows", rows=bulk_rows)
+    assert sent == [{"rows": rows}]
+    runs = [r.getMessage() for r in caplog.records if "C: RUN" in r.getMessage()]
+    assert runs and all(len(message) < 1_000 for message in runs)
+    assert any("<2000 rows>" in message for message in runs)
+
+
 def test_an_unreachable_server_is_unavailable() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
