@@ -58,7 +58,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import gc
 import heapq
 import mmap
 import os
@@ -81,6 +80,7 @@ import orjson
 
 from dtgraph.dtdl import DtdlError, parse
 from dtgraph.graph.records import Relationship, RelationshipKey, Twin
+from dtgraph.stores._collector import collector_paused
 from dtgraph.stores._packed import EMPTY, PackedRelationship, PackedTwin, loads, pack
 from dtgraph.stores._snapshot import SNAPSHOT_NAME, journal_tail_crc, read_snapshot, write_snapshot
 from dtgraph.stores.base import Batch, Capabilities, Change, Direction, Filter, Page, Store
@@ -102,36 +102,6 @@ _FRAME = struct.Struct(">4sII")  # magic, payload length, crc32 of the payload
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-def _pause_gc() -> bool:
-    """Stop the cycle collector for a bulk write; returns whether to restart it after.
-
-    A bulk write allocates millions of acyclic records, and each full collection walks every object
-    alive, the graph included: a third of the time of a 100k-twin import went there.
-    """
-    collecting = gc.isenabled()
-    gc.disable()
-    return collecting
-
-
-def _resume_gc(collecting: bool) -> None:
-    """Restart the cycle collector after a bulk write, with what the write made in its oldest generation.
-
-    Re-enabled as it is, the collector's next allocation would walk every object the write made (its
-    youngest generation holds them all: a tenth of a 100k-twin import). ``gc.freeze()`` then
-    ``gc.unfreeze()`` puts them in the oldest generation instead, where only full collections look,
-    as they would look at them once they were old anyway; nothing is kept out of the collector's reach
-    (``freeze`` alone would: cyclic garbage made meanwhile, anywhere in the process, would never be
-    freed). A process that froze objects of its own (a pre-fork server) keeps them frozen: then the
-    collector restarts plainly.
-    """
-    if not collecting:
-        return
-    if gc.get_freeze_count() == 0:
-        gc.freeze()
-        gc.unfreeze()
-    gc.enable()
 
 
 class MemoryStore(Store):
@@ -177,15 +147,13 @@ class MemoryStore(Store):
         self._snapshot_end = 0  # the journal offset the last snapshot covers
         if path is not None:
             self._journal = _Journal(Path(path), fsync=fsync)
-            collecting = _pause_gc()
             try:
-                self._snapshot_end = self._load_snapshot(self._journal)
-                self._replay(self._journal, self._snapshot_end)
+                with collector_paused():
+                    self._snapshot_end = self._load_snapshot(self._journal)
+                    self._replay(self._journal, self._snapshot_end)
             except BaseException:
                 self._journal.close()
                 raise
-            finally:
-                _resume_gc(collecting)
 
     def _edges(self, twin_id: str, direction: str) -> list[PackedRelationship]:
         """The relationships out of or into a twin: each edge's key is its relationship id, and the
@@ -229,12 +197,11 @@ class MemoryStore(Store):
         with self._lock:
             self._refuse_inside_stream()
             self._streaming = True
-            collecting = _pause_gc()
             try:
-                return self._apply_parts(batches)
+                with collector_paused():
+                    return self._apply_parts(batches)
             finally:
                 self._streaming = False
-                _resume_gc(collecting)
 
     def _apply_parts(self, batches: Iterable[Batch]) -> int:
         time = self._next_time()

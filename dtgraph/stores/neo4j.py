@@ -109,6 +109,7 @@ from neo4j.exceptions import (
 )
 
 from dtgraph.graph.records import Relationship, RelationshipKey, Twin
+from dtgraph.stores._collector import collector_paused
 from dtgraph.stores._packed import json_default
 from dtgraph.stores.base import Batch, Capabilities, Direction, Filter, Page, Step, Store
 from dtgraph.stores.errors import StoreError, StoreUnavailable
@@ -379,12 +380,13 @@ class Neo4jStore(Store):
 
         A batch's transaction commits in a thread of its own: once its statements have run, the
         next batch is read from ``batches`` and encoded while the server commits (the stream's
-        code after a ``yield`` runs after the batch's writes, but maybe before their commit).
+        code after a ``yield`` runs after the batch's writes, but maybe before their commit). The
+        cycle collector pauses meanwhile, as for the memory store (see :mod:`dtgraph.stores._collector`).
         """
         importing: _Import | None = None
         written = 0
         try:
-            with ThreadPoolExecutor(1, thread_name_prefix="dtgraph-import") as committer:
+            with collector_paused(), ThreadPoolExecutor(1, thread_name_prefix="dtgraph-import") as committer:
                 staging: Future[None] | None = None
                 for batch in batches:
                     if not batch:
