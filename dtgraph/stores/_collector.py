@@ -4,7 +4,9 @@ A bulk write allocates millions of acyclic objects (records, query rows), and th
 allocations, walks its youngest generation again and again and every live object at each full
 collection, the graph or the import's bookkeeping included: a third of the time of a 100k-twin import
 into the memory store went there, and three quarters of the time Python spends grouping an import's
-relationships for Neo4j. Reference counting still frees what the write drops.
+relationships for Neo4j. Reference counting still frees what the write drops; what only the
+collector frees (the Neo4j driver keeps each statement's parameters in a reference cycle) waits for
+:meth:`Paused.sweep`, which a writer calls between batches.
 """
 
 from __future__ import annotations
@@ -13,11 +15,22 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["collector_paused"]
+__all__ = ["Paused", "collector_paused"]
+
+
+class Paused:
+    """The cycle collector paused by :func:`collector_paused`."""
+
+    __slots__ = ()
+
+    def sweep(self) -> None:
+        """Free the cyclic garbage made since the last sweep: a collection of the youngest generation
+        only, which holds what was made since (a batch's worth), not what lived before."""
+        gc.collect(0)
 
 
 @contextmanager
-def collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[Paused]:
     """Stop the cycle collector for the block; restart it after with what the block made in its
     oldest generation.
 
@@ -32,7 +45,7 @@ def collector_paused() -> Iterator[None]:
     collecting = gc.isenabled()
     gc.disable()
     try:
-        yield
+        yield Paused()
     finally:
         if collecting:
             if gc.get_freeze_count() == 0:

@@ -386,12 +386,18 @@ class Neo4jStore(Store):
         importing: _Import | None = None
         written = 0
         try:
-            with collector_paused(), ThreadPoolExecutor(1, thread_name_prefix="dtgraph-import") as committer:
+            with (
+                collector_paused() as collector,
+                ThreadPoolExecutor(1, thread_name_prefix="dtgraph-import") as committer,
+            ):
                 staging: Future[None] | None = None
                 for batch in batches:
                     if not batch:
                         continue
                     plan = _Plan.of(batch)
+                    # the driver holds each statement's parameters in reference cycles: freed here, while
+                    # the server commits the last batch, those of the batch before it
+                    collector.sweep()
                     if staging is not None:
                         staging.result()
                     if importing is None:

@@ -5,6 +5,7 @@ These tests use the session's real Neo4j (``neo4j_uri``/``neo4j_auth``); they fa
 
 from __future__ import annotations
 
+import gc
 import itertools
 import json
 import math
@@ -545,6 +546,24 @@ def test_a_stream_gives_the_graph_the_memory_store_gives(
     assert leftovers(neo4j_uri, neo4j_auth) == NOTHING_LEFT
     labels = cypher(neo4j_uri, neo4j_auth, "MATCH (t:Twin {id: 'a'}) RETURN labels(t) AS labels")
     assert set(labels[0]["labels"]) == {"Twin", model_label(MACHINE), model_label(ASSET)}
+
+
+def test_an_import_holds_no_old_statements_and_leaves_the_collector_running(store: Neo4jStore) -> None:
+    """The collector pauses for an import, but the statements of its old batches (which the driver
+    keeps, parameters and all, in reference cycles) are freed as it goes, not all at its end."""
+    gc.collect()
+    held: list[int] = []
+
+    def batches() -> Iterator[Batch]:
+        yield Batch(models=MODELS)
+        for c in range(12):
+            assert not gc.isenabled()
+            held.append(sum(1 for o in gc.get_objects() if isinstance(o, neo4j.Result)))
+            yield Batch(twins=[Twin(f"t{c}-{i}", ASSET, {"name": "x"}) for i in range(20)])
+
+    assert store.apply_stream(batches()) == len(MODELS) + 12 * 20
+    assert gc.isenabled()
+    assert held[-1] <= held[3] + 1, held  # bounded: the results of about two batches at most
 
 
 def test_a_stream_replaces_what_it_staged_itself(
