@@ -24,9 +24,10 @@ class Paused:
     __slots__ = ()
 
     def sweep(self) -> None:
-        """Free the cyclic garbage made since the last sweep: a collection of the youngest generation
-        only, which holds what was made since (a batch's worth), not what lived before."""
-        gc.collect(0)
+        """Free the cyclic garbage made since the sweep before last: a collection of the two younger
+        generations only, which hold what was made since (a batch's worth or two, so what was still
+        in use at one sweep is looked at again by the next), not what lived before."""
+        gc.collect(1)
 
 
 @contextmanager
