@@ -465,10 +465,7 @@ class Neo4jStore(Store):
             x=stage,
         )
         if not seen.single(strict=True)["n"]:
-            raise StoreError(
-                f"import {stage} was rolled back by a store that took it for crashed (its writer was silent "
-                f"for longer than recover_after); nothing of it was imported"
-            )
+            raise _recovered(stage)
         if plan.delete_relationships:
             by_source: dict[str, list[str]] = defaultdict(list)
             for source, rel_id in plan.delete_relationships:
@@ -530,7 +527,7 @@ class Neo4jStore(Store):
         if again:
             result = tx.run(
                 "UNWIND $nodes AS n MATCH (s:Staged) WHERE id(s) = n RETURN s.id AS id, s.model AS model",
-                nodes=list(again.values()),
+                nodes=_Rows(again.values()),
             )
             staged_as = {record["id"]: record["model"] for record in result}
         fresh: dict[tuple[str, bool], list[dict[str, Any]]] = defaultdict(list)  # (model, replaces)
@@ -712,10 +709,7 @@ class Neo4jStore(Store):
             models=models,
         )
         if not marked.single(strict=True)["n"]:
-            raise StoreError(
-                f"import {stage} was rolled back by a store that took it for crashed (its writer was silent "
-                f"for longer than recover_after); nothing of it was imported"
-            )
+            raise _recovered(stage)
         if atomic:
             _publish_steps(tx, stage, None)
 
@@ -1363,6 +1357,14 @@ class _Nodes:
             if change is not None:
                 (importing.replacing if change[1] else importing.nodes)[twin_id] = change[0]
         importing.sources |= self.new_sources
+
+
+def _recovered(stage: str) -> StoreError:
+    """The error of an import that another store rolled back, taking its writer for crashed."""
+    return StoreError(
+        f"import {stage} was rolled back by a store that took it for crashed (its writer was silent "
+        f"for longer than recover_after); nothing of it was imported"
+    )
 
 
 def _each(match: str, var: str, body: str, *, batched: bool) -> str:
