@@ -253,4 +253,4 @@ def test_progress_bar_on_a_terminal_leaves_stdout_clean(tmp_path: Path) -> None:
     result, shown = on_terminal(lambda fd: run_cli("import", demo, "--store", store, stderr=fd))
     assert result.returncode == 0
     assert re.match(r"loaded \d+ models, 3,000 twins, ", result.stdout.decode())
-    assert b"Checking" in shown or b"Writing" in shown
+    assert b"Importing" in shown or b"Committing" in shown

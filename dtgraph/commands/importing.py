@@ -221,16 +221,17 @@ def _count_lines(path: Path) -> int:
 
 
 class _Feedback(ProgressBar):
-    """The bar of the lines checked, then the write pass."""
+    """The bar of the lines read (a memory store or Neo4j checks and writes as it reads), then the
+    end: the commit, or for a dry run nothing more."""
 
     def __init__(self, path: Path, *, enabled: bool, dry_run: bool) -> None:
         self._lines = _count_lines(path) if enabled else 0
-        super().__init__("Checking", self._lines, enabled=enabled, unit="lines")
-        self._next = "Checked" if dry_run else "Writing"
+        first, self._next = ("Checking", "Checked") if dry_run else ("Importing", "Committing")
+        super().__init__(first, self._lines, enabled=enabled, unit="lines", refresh_thread=False)
         self._shown = 0
 
     def lines_read(self, line: int) -> None:
-        if line >= self._lines:  # the last record: the check pass ends, the write pass follows
+        if line >= self._lines:  # the last record: what follows is the commit
             self.update(completed=self._lines, description=self._next)
         elif line - self._shown >= 1000:
             self._shown = line

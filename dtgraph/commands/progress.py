@@ -14,8 +14,19 @@ __all__ = ["ProgressBar"]
 class ProgressBar:
     """A transient rich bar: ``description``, bar, ``done/total`` (plus ``unit``) and the time elapsed."""
 
-    def __init__(self, description: str, total: int, *, enabled: bool, unit: str | None = None) -> None:
+    def __init__(
+        self,
+        description: str,
+        total: int,
+        *,
+        enabled: bool,
+        unit: str | None = None,
+        refresh_thread: bool = True,
+    ) -> None:
+        """``refresh_thread=False``: the bar is redrawn on updates only, with no thread of its own (an
+        import forks its check process only while the process runs a single thread)."""
         self._description = description
+        self._refresh = not refresh_thread
         self._total = total
         self._progress: Progress | None = None
         self._task: TaskID | None = None
@@ -27,7 +38,11 @@ class ProgressBar:
             if unit:
                 columns.append(TextColumn(unit))
             self._progress = Progress(
-                *columns, TimeElapsedColumn(), console=Console(stderr=True), transient=True
+                *columns,
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+                auto_refresh=refresh_thread,
             )
 
     @property
@@ -49,9 +64,13 @@ class ProgressBar:
     def advance(self, steps: int = 1) -> None:
         if self._progress is not None and self._task is not None:
             self._progress.advance(self._task, steps)
+            if self._refresh:
+                self._progress.refresh()
 
     def update(
         self, *, completed: int | None = None, total: int | None = None, description: str | None = None
     ) -> None:
         if self._progress is not None and self._task is not None:
-            self._progress.update(self._task, completed=completed, total=total, description=description)
+            self._progress.update(
+                self._task, completed=completed, total=total, description=description, refresh=self._refresh
+            )

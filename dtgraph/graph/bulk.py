@@ -27,16 +27,22 @@ from typing import Any, TextIO
 
 from dtgraph.dtdl import DtdlValidationError, ModelSet, parse
 from dtgraph.dtdl.model import Relationship as RelationshipDef
+from dtgraph.graph import check_process
 from dtgraph.graph.errors import GraphIssue
 from dtgraph.graph.ndjson import FILE_VERSION, ImportItem, read_items, write_items
 from dtgraph.graph.records import Relationship, RelationshipKey, Twin
 from dtgraph.graph.validation import relationship_issues, relationship_property_checks, twin_issues
+from dtgraph.stores._collector import collector_paused
 from dtgraph.stores.base import Batch, Store
+from dtgraph.stores.errors import StoreError
 
 __all__ = ["ImportReport", "export_graph", "import_graph"]
 
 CHUNK = 10_000
-Progress = Callable[[int], None]  # called with the number of lines read so far
+# called with the number of lines read so far: once a chunk on a one-pass import (a call a line costs
+# a few per cent of the import), once every PROGRESS_LINES lines on a two-pass one
+Progress = Callable[[int], None]
+PROGRESS_LINES = 1000
 
 
 @dataclass
@@ -49,16 +55,16 @@ class ImportReport:
     issues: list[GraphIssue] = field(default_factory=list)
     issues_dropped: int = 0  # found beyond ``max_issues``, counted but not kept
     written: bool = False
+    seconds: float = 0.0  # the whole import
+    # its shares: reading and checking, writing into the store; they overlap when a child process
+    # checked the file (``checked_aside``) while this one wrote it
     check_seconds: float = 0.0
     write_seconds: float = 0.0
+    checked_aside: bool = False
 
     @property
     def ok(self) -> bool:
         return not self.issues
-
-    @property
-    def seconds(self) -> float:
-        return self.check_seconds + self.write_seconds
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -70,17 +76,13 @@ class ImportReport:
             "seconds": round(self.seconds, 3),
             "checkSeconds": round(self.check_seconds, 3),
             "writeSeconds": round(self.write_seconds, 3),
+            "checkedAside": self.checked_aside,
             "issuesDropped": self.issues_dropped,
             "issues": [
                 {"code": i.code, "message": i.message, "line": i.line, "pointer": i.pointer}
                 for i in self.issues
             ],
         }
-
-
-def _lines(path: Path) -> Iterator[bytes]:
-    with path.open("rb") as f:
-        yield from f
 
 
 def import_graph(
@@ -96,44 +98,111 @@ def import_graph(
     started = time.perf_counter()
     report = ImportReport()
     checker = _Checker(store, report, max_issues)
-    items = _counted(read_items(_lines(path), checker.issue), progress)
-    if not dry_run and _reads_once(store):
-        one_pass = _OnePass(checker, items, chunk)
-        try:
-            store.apply_stream(one_pass.batches())
-        except _Rejected:
-            pass  # the store rolled the stream back
-        else:
+    kind = _store_kind(store)
+    if dry_run or kind is None:
+        _check_pass(path, checker, progress)
+        report.check_seconds = time.perf_counter() - started
+        if report.ok and not dry_run:
+            with path.open("rb") as lines:
+                store.apply_stream(_batches(lines, chunk))
             report.written = True
-        report.issues.sort(key=lambda i: (i.line or 0, i.code))
+            report.write_seconds = time.perf_counter() - started - report.check_seconds
+    elif kind == "memory" and check_process.usable(path):
+        _write_beside_check(path, store, checker, chunk, progress)
+    else:
+        # the file object itself as the lines: a generator around it would cost a switch a line
+        with path.open("rb") as lines:
+            one_pass = _OnePass(checker, read_items(lines, checker.issue), chunk, progress)
+            try:
+                store.apply_stream(one_pass.batches())
+            except _Rejected:
+                pass  # the store rolled the stream back
+            else:
+                report.written = True
         report.check_seconds = one_pass.seconds
         report.write_seconds = time.perf_counter() - started - one_pass.seconds
-        return report
-    for item in items:
-        checker.take(item)
-        if len(checker.pending) >= CHUNK:
-            checker.flush_relationships()
-    checker.finish()
     report.issues.sort(key=lambda i: (i.line or 0, i.code))
-    report.check_seconds = time.perf_counter() - started
-    if report.ok and not dry_run:
-        started = time.perf_counter()
-        store.apply_stream(_batches(_lines(path), checker.new_models, chunk))
-        report.written = True
-        report.write_seconds = time.perf_counter() - started
+    report.seconds = time.perf_counter() - started
     return report
 
 
-def _reads_once(store: Store) -> bool:
-    """Whether a rejected import costs the store little enough to check and write in one pass."""
+def _check_pass(
+    path: Path, checker: _Checker, progress: Progress | None, tell: Callable[[], None] | None = None
+) -> None:
+    """Read and check the whole file; ``tell`` is called (every PROGRESS_LINES lines) once a problem
+    is found."""
+    report = checker.report
+    with path.open("rb") as lines, collector_paused():  # see collector_paused: 3x slower without
+        shown = line = 0
+        for item in read_items(lines, checker.issue):
+            checker.take(item)
+            if len(checker.pending) >= CHUNK:
+                checker.flush_relationships()
+            line = item.line
+            if line - shown >= PROGRESS_LINES:
+                shown = line
+                if progress is not None:
+                    progress(line)
+                if tell is not None and (report.issues or report.issues_dropped):
+                    tell()
+        if progress is not None and line > shown:
+            progress(line)
+        checker.finish()
+
+
+def _write_beside_check(
+    path: Path, store: Store, checker: _Checker, chunk: int, progress: Progress | None
+) -> None:
+    """Write the file into ``store`` while a forked child checks it (see :mod:`check_process`)."""
+    report = checker.report
+    report.checked_aside = True
+
+    def check(tell: Callable[[], None]) -> ImportReport:
+        started = time.perf_counter()
+        _check_pass(path, checker, None, tell)
+        report.check_seconds = time.perf_counter() - started
+        return report
+
+    started = time.perf_counter()
+    with check_process.CheckProcess(check) as child:
+        answer: ImportReport | None = None
+
+        def batches(lines: Iterable[bytes]) -> Iterator[Batch]:
+            nonlocal answer
+            yield from _batches(lines, chunk, progress, stop=child.problem_found)
+            answer = child.report()
+            if not answer.ok or answer.issues_dropped:
+                raise _Rejected
+
+        try:
+            with path.open("rb") as lines:
+                store.apply_stream(batches(lines))
+        except _Rejected:
+            pass  # the store rolled the stream back
+        except StoreError:
+            # unchecked records can break a store rule (an end that is missing): the check says why
+            answer = answer or child.report()
+            if answer.ok and not answer.issues_dropped:
+                raise
+        else:
+            report.written = True
+        report.write_seconds = time.perf_counter() - started
+    assert answer is not None
+    for name in ("models", "twins", "relationships", "issues", "issues_dropped", "check_seconds"):
+        setattr(report, name, getattr(answer, name))
+
+
+def _store_kind(store: Store) -> str | None:
+    """ "memory" or "neo4j": a store into which a rejected import costs little enough to check and
+    write in one pass (or beside each other); None for any other."""
     from dtgraph.stores.memory import MemoryStore  # here: the stores import this package's records
 
     if isinstance(store, MemoryStore):
-        return True
+        return "memory"
     # a Neo4jStore exists only once its module is imported: importing the driver costs a memory
     # store's import 0.2 s
     neo4j = sys.modules.get("dtgraph.stores.neo4j")
-    return neo4j is not None and isinstance(store, neo4j.Neo4jStore)
+    return "neo4j" if neo4j is not None and isinstance(store, neo4j.Neo4jStore) else None
 
 
 class _Rejected(Exception):
@@ -149,10 +218,14 @@ class _OnePass:
     then the stream raises so that the store rolls back what it took.
     """
 
-    def __init__(self, checker: _Checker, items: Iterator[ImportItem], chunk: int) -> None:
+    def __init__(
+        self, checker: _Checker, items: Iterator[ImportItem], chunk: int, progress: Progress | None
+    ) -> None:
         self.checker = checker
         self.items = items
         self.chunk = chunk
+        self.progress = progress
+        self.line = 0  # the last line read
         self.seconds = 0.0  # spent reading and checking, outside the store
         self.models_sent = False
 
@@ -165,12 +238,14 @@ class _OnePass:
         twins: list[Twin] = []
         rels: list[Relationship] = []
         started = time.perf_counter()
+        line = 0
         for item in self.items:
             line, _, value = item
             # checker.take(item), inline for the records: one call less per line
             if type(value) is Relationship:
                 if twins:  # the last twins: looked up before they are written, as above
                     checker.flush_twins()
+                    self.line = line
                     yield from self.send(Batch(twins=twins), started)
                     started = time.perf_counter()
                     twins = []
@@ -192,8 +267,10 @@ class _OnePass:
             else:
                 checker.take(item)
                 continue
+            self.line = line
             yield from self.send(batch, started)
             started = time.perf_counter()
+        self.line = line
         checker.finish()  # the last chunks, multiplicities and model changes
         for batch in (Batch(twins=twins), Batch(relationships=rels), Batch()):  # Batch(): models alone
             yield from self.send(batch, started)
@@ -205,6 +282,8 @@ class _OnePass:
     def send(self, batch: Batch, started: float) -> Iterator[Batch]:
         """Hand ``batch`` (models first) to the store if nothing is wrong so far; time the rest."""
         self.seconds += time.perf_counter() - started
+        if self.progress is not None:
+            self.progress(self.line)
         if not self.clean():
             return
         if not self.models_sent and self.checker.new_models:
@@ -212,18 +291,6 @@ class _OnePass:
             yield Batch(models=self.checker.new_models)
         if batch:
             yield batch
-
-
-def _counted(items: Iterator[ImportItem], progress: Progress | None) -> Iterator[ImportItem]:
-    if progress is None:
-        return items
-    return _reporting(items, progress)
-
-
-def _reporting(items: Iterator[ImportItem], progress: Progress) -> Iterator[ImportItem]:
-    for item in items:
-        progress(item.line)
-        yield item
 
 
 class _Checker:
@@ -336,17 +403,21 @@ class _Checker:
         batch, self.pending = self.pending, []
         if models is None or not batch:
             return
-        twin_model = self.twin_model
-        # ends not in the file are looked up in the store, one read per chunk; the sets are made in C
+        # the models of the ends, looked up in C; ends not in the file are read from the store, one
+        # read a chunk
         records = list(map(_second, batch))
-        end_ids = set(map(_source, records))
-        end_ids.update(map(_target, records))
-        outside = end_ids.difference(twin_model)
-        stored = self.store.get_twins(outside) if outside else {}
+        models_of = self.twin_model.get
+        sources = list(map(models_of, map(_source, records)))
+        targets = list(map(models_of, map(_target, records)))
+        stored: dict[str, Twin] = {}
+        if None in sources or None in targets:
+            outside = {r.source for r, m in zip(records, sources, strict=True) if m is None}
+            outside.update(r.target for r, m in zip(records, targets, strict=True) if m is None)
+            stored = self.store.get_twins(outside)
         stored_model = {i: t.model for i, t in stored.items()}
         self.report.relationships += len(batch)
         rel_line, rules, counts = self.rel_line, self.rules, self.counts
-        for line, rel in batch:
+        for (line, rel), source, target in zip(batch, sources, targets, strict=True):
             source_id, target_id, name = rel.source, rel.target, rel.name
             key = (source_id, rel.id)
             first = rel_line.setdefault(key, line)
@@ -354,8 +425,10 @@ class _Checker:
                 message = f"relationship '{rel.id}' of twin '{source_id}' is also on line {first}"
                 self.issue(GraphIssue("duplicateRelationship", message, "/$relationshipId", line=line))
                 continue
-            source = twin_model.get(source_id) or stored_model.get(source_id)
-            target = twin_model.get(target_id) or stored_model.get(target_id)
+            if source is None:
+                source = stored_model.get(source_id)
+            if target is None:
+                target = stored_model.get(target_id)
             rule = rules.get((source, name), _UNSEEN)
             if rule is _UNSEEN:
                 rule = rules[source, name] = _Rule.of(source, name, models)
@@ -480,30 +553,50 @@ class _Rule:
         return True
 
 
-def _batches(lines: Iterable[bytes], models: list[dict[str, Any]], chunk: int) -> Iterator[Batch]:
-    """The second pass: the file's records in chunks, models first (all were checked already)."""
-    if models:
-        yield Batch(models=models)
+def _batches(
+    lines: Iterable[bytes],
+    chunk: int,
+    progress: Progress | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> Iterator[Batch]:
+    """The file's records in chunks, its models first, for a file checked (or being checked) already;
+    ``stop`` is asked before each chunk whether to end early."""
+    models: list[dict[str, Any]] = []
     twins: list[Twin] = []
     rels: list[Relationship] = []
-    for item in read_items(lines, _ignore):
-        if isinstance(item.value, Twin):
-            twins.append(item.value)
-            if len(twins) >= chunk:
-                yield Batch(twins=twins)
-                twins = []
-        elif isinstance(item.value, Relationship):
-            if twins:
-                yield Batch(twins=twins)
-                twins = []
-            rels.append(item.value)
-            if len(rels) >= chunk:
-                yield Batch(relationships=rels)
-                rels = []
-    if twins:
-        yield Batch(twins=twins)
-    if rels:
-        yield Batch(relationships=rels)
+    line = 0
+    for line, section, value in read_items(lines, _ignore):
+        if type(value) is Relationship:
+            rels.append(value)
+            if twins:  # the last twins, before the first relationships
+                full, twins = Batch(twins=twins), []
+            elif len(rels) >= chunk:
+                full, rels = Batch(relationships=rels), []
+            else:
+                continue
+        elif type(value) is Twin:
+            twins.append(value)
+            if len(twins) < chunk:
+                continue
+            full, twins = Batch(twins=twins), []
+        else:
+            if section == "Models":
+                assert isinstance(value, dict)
+                models.append(value)
+            continue
+        if progress is not None:
+            progress(line)
+        if stop is not None and stop():
+            return
+        if models:
+            yield Batch(models=models)
+            models = []
+        yield full
+    if progress is not None and line:
+        progress(line)
+    for batch in (Batch(models=models), Batch(twins=twins), Batch(relationships=rels)):
+        if batch:
+            yield batch
 
 
 def _ignore(_issue: GraphIssue) -> None:

@@ -129,6 +129,10 @@ class MemoryStore(Store):
         self._succ: dict[str, dict[str, dict[str, Any]]] = self._graph._succ  # type: ignore[attr-defined]
         self._pred: dict[str, dict[str, dict[str, Any]]] = self._graph._pred  # type: ignore[attr-defined]
         self._rels: dict[RelationshipKey, PackedRelationship] = {}
+        # twin id -> the one string object of that id the store keeps, which the ends of its
+        # relationships share. A lookup here costs a third of one through the node's attribute dict
+        # and its record (1M twins: 0.34 against 0.9-1.2 us; three cache misses against six or more)
+        self._ids: dict[str, str] = {}
         self._models: dict[str, dict[str, Any]] = {}
         self._subtypes: dict[str, tuple[str, ...]] = {}  # model -> itself and its descendants
         self._model_set: Callable[[str], list[str]] | None = None  # descendants, from the parsed models
@@ -261,7 +265,7 @@ class MemoryStore(Store):
         rels = {(r.source, r.id): r for r in batch.relationships}
         if delete_twins:  # else an end missing from twins and nodes shows as a KeyError below
             _refuse_missing_ends(rels.values(), twins, nodes, delete_twins)
-        strings, stored_rels = self._strings, self._rels
+        strings, stored_rels, ids = self._strings, self._rels, self._ids
         new = nodes.keys().isdisjoint(twins)  # so far: no twin of the batch replaces a stored one
         if new:  # _pack_twins knowing that (a bulk import's chunks): no lookup a twin
             packed = {
@@ -284,8 +288,8 @@ class MemoryStore(Store):
                             PackedRelationship,
                             (
                                 record.id,
-                                nodes[record.source]["twin"][0],
-                                nodes[record.target]["twin"][0],
+                                ids[record.source],
+                                ids[record.target],
                                 strings.setdefault(record.name, record.name),
                                 pack(values) if values else EMPTY,
                             ),
@@ -305,8 +309,8 @@ class MemoryStore(Store):
                             PackedRelationship,
                             (
                                 old[0] if old is not None else record.id,
-                                source[0] if source is not None else nodes[source_id]["twin"][0],
-                                target[0] if target is not None else nodes[target_id]["twin"][0],
+                                source[0] if source is not None else ids[source_id],
+                                target[0] if target is not None else ids[target_id],
                                 strings.setdefault(record.name, record.name),
                                 pack(values) if values else EMPTY,
                             ),
@@ -431,10 +435,13 @@ class MemoryStore(Store):
                 ids = by_model[twin.model] = []
             ids.append(twin.id)
         try:
-            add_nodes(self._graph, added)
+            add_nodes(self._graph, added, self._ids)
         finally:  # the indexes list exactly the nodes added, even if an interrupt cut the loop short
             for model, ids in by_model.items():
                 there = [i for i in ids if i in nodes]
+                if len(there) < len(ids):  # add_nodes enters an id before its node
+                    for twin_id in set(ids).difference(there):
+                        self._ids.pop(twin_id, None)
                 self._all.update(there)
                 self._by_model.setdefault(model, _SortedIds()).update(there)
 
@@ -454,6 +461,7 @@ class MemoryStore(Store):
         for rel in (*self._edges(twin_id, "in"), *self._edges(twin_id, "out")):
             self._rels.pop(rel.key, None)
         self._graph.remove_node(twin_id)
+        self._ids.pop(twin_id, None)
         self._all.discard(twin_id)
         self._by_model[twin.model].discard(twin_id)
 
@@ -836,12 +844,13 @@ _new_twin: Callable[[type[PackedTwin], tuple[str, str, bytes]], PackedTwin] = tu
 _NO_ATTRIBUTES: dict[str, Any] = {}  # the attribute dict of every edge: edges carry none (see _edges)
 
 
-def add_nodes(graph: nx.MultiDiGraph[str], twins: Iterable[PackedTwin]) -> None:
-    """``graph.add_node(t.id, twin=t)`` for twins not in the graph, writing networkx's own dicts
-    directly: a call per node costs more than the dict writes it makes."""
+def add_nodes(graph: nx.MultiDiGraph[str], twins: Iterable[PackedTwin], ids: dict[str, str]) -> None:
+    """``graph.add_node(t.id, twin=t)`` and ``ids[t.id] = t.id`` for twins not in the graph, writing
+    networkx's own dicts directly: a call per node costs more than the dict writes it makes."""
     nodes, succ, pred = graph._node, graph._succ, graph._pred  # type: ignore[attr-defined]
     for twin in twins:
         twin_id = twin.id
+        ids[twin_id] = twin_id
         succ[twin_id] = {}
         pred[twin_id] = {}
         nodes[twin_id] = {"twin": twin}

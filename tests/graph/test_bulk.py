@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from dtgraph.demo import write_ndjson
+from dtgraph.graph import check_process
 from dtgraph.graph.bulk import ImportReport, export_graph, import_graph
 from dtgraph.graph.ndjson import MAX_LINE_BYTES
 from dtgraph.stores.base import Batch, Store
@@ -203,8 +204,12 @@ class FaultyNeo4jStore(_FailMidStream, Neo4jStore):
     pass
 
 
-@pytest.fixture(params=["memory", "neo4j"])
+@pytest.fixture(params=["memory", "memory-forked", "neo4j"])
 def kind(request: pytest.FixtureRequest) -> str:
+    """memory-forked: a memory store into which every import is checked by a forked process while
+    it is written (see check_process), whatever the file's size."""
+    if request.param == "memory-forked":
+        request.getfixturevalue("monkeypatch").setattr(check_process, "usable", lambda _path: True)
     return str(request.param)
 
 
@@ -218,7 +223,7 @@ def make_store(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Ite
 
     def make(*, faulty: bool = False) -> Store:
         store: Store
-        if kind == "memory":
+        if kind.startswith("memory"):
             cls = FaultyMemoryStore if faulty else MemoryStore
             store = cls(tmp_path / f"data-{len(made)}", fsync=False)
         else:
@@ -573,3 +578,20 @@ def test_one_pass_into_the_memory_store_finds_what_the_check_pass_finds_and_roll
         assert issues(report) == issues(dry)
         assert state(store) == before
     store.close()
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_progress_is_reported_as_lines_are_read_up_to_the_last(
+    dry_run: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A one-pass import reports once a chunk, a check pass once every PROGRESS_LINES lines; both end
+    at the last record's line."""
+    monkeypatch.setattr("dtgraph.graph.bulk.PROGRESS_LINES", 3)
+    twins = [twin(f"p{i}") for i in range(7)]
+    lines = sections(documents(), twins, [rel("f1", "p0", "p1")])
+    path = _write_case(tmp_path / "f.ndjson", lines)
+    last = len(path.read_bytes().splitlines())
+    seen: list[int] = []
+    report = import_graph(path, MemoryStore(), dry_run=dry_run, chunk=2, progress=seen.append)
+    assert report.ok and report.written is not dry_run, report.issues
+    assert len(seen) >= 4 and seen == sorted(seen) and seen[-1] == last

@@ -54,6 +54,9 @@ def state(store: Store) -> tuple[Any, ...]:
         for r in store.snapshot()
         if isinstance(r, Relationship)
     )
+    if isinstance(store, MemoryStore):  # the ends' shared id objects: one for each twin, none else
+        assert store._ids == {i: i for i in store._nodes}
+        assert all(store._ids[i] is data["twin"].id for i, data in store._nodes.items())
     return store.model_documents(), twins, rels, store.counts()
 
 
@@ -743,6 +746,7 @@ class StoreMachine(RuleBasedStateMachine):
 
     @invariant()
     def same_graph(self) -> None:
+        state(self.store)  # checks the store's own indexes too
         assert self.store.get_twins(["a", "b", "c", "d", "e"]) == self.reference.twins
         assert self.store.get_relationships(list(self.reference.rels)) == self.reference.rels
         assert self.store.counts() == {

@@ -36,7 +36,9 @@ def test_bulk_writes_build_the_graph_networkx_builds(
     )
     graph: nx.MultiDiGraph[str] = nx.MultiDiGraph()
     index: dict[RelationshipKey, PackedRelationship] = {}
-    add_nodes(graph, twins)
+    ids: dict[str, str] = {}
+    add_nodes(graph, twins, ids)
+    assert ids == {t.id: t.id for t in twins}
     add_edges(graph, rels[:split], index)  # in two parts: edges between twins with edges already
     add_edges(graph, rels[split:], index)
     expected = _reference(twins, rels)
@@ -52,7 +54,7 @@ def test_bulk_writes_build_the_graph_networkx_builds(
 
 def test_an_edge_to_a_missing_twin_writes_nothing() -> None:
     graph: nx.MultiDiGraph[str] = nx.MultiDiGraph()
-    add_nodes(graph, [PackedTwin("a", "dtmi:x;1", EMPTY)])
+    add_nodes(graph, [PackedTwin("a", "dtmi:x;1", EMPTY)], {})
     index: dict[RelationshipKey, PackedRelationship] = {}
     for source, target in (("a", "b"), ("b", "a")):
         try:
