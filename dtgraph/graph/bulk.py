@@ -9,8 +9,11 @@ change. A rejected import writes nothing.
 Into the memory store and Neo4j the file is read once: each chunk is checked, then written, and a
 problem found anywhere stops the writing and rolls back what was written (memory: an undo in memory and
 a cut of the journal, both cheap; Neo4j: the staged chunks, never visible, are deleted; it commits a
-chunk while the next is checked). Into other stores the file is read twice: the first pass checks, and
-only when nothing is wrong does the second pass write, so a rejected file costs the store nothing.
+chunk while the next is checked). A large file goes into the memory store on two cores instead: a
+forked process checks it while this one writes it, and the write is rolled back the same way unless
+the check finds nothing (see :mod:`dtgraph.graph.check_process`). Into other stores the file is read
+twice: the first pass checks, and only when nothing is wrong does the second pass write, so a rejected
+file costs the store nothing.
 Either way the store is read only for twins and relationships the file does not write (or, for the
 twins it writes, before their chunk is written), so both give the same answers.
 """

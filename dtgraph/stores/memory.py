@@ -110,8 +110,9 @@ class MemoryStore(Store):
     ``path`` is a data directory (created if missing); a second store opening it fails. ``fsync=False``
     skips the fsync per batch. ``clock`` gives the time of each batch (tests inject one). Measured
     (``bench/graph_load.py``, demo twins of about 10 properties, 3 relationships each): 1M twins
-    hold 3.6 KB a twin, and a whole import (parse, check, write, journal fsync'd) runs at about
-    100,000 entities per CPU second at 100k twins (78,000 at 1M, measured before the last round).
+    hold 2.9 KB a twin, and a whole import (parse, check, write, journal fsync'd) runs at about
+    90,000-95,000 entities per CPU second at 1M twins in one process; with its check in a forked process
+    (see ``dtgraph.graph.check_process``), 134,000 entities/s on two cores.
     """
 
     def __init__(

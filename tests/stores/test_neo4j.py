@@ -687,11 +687,11 @@ def test_an_import_file_is_read_once(
     path = tmp_path / "graph.ndjson"
     with path.open("w", encoding="utf-8") as out:
         write_items(out, STORE_MODELS, [*twins, *rels])
-    opened = []
-    lines = bulk._lines
-    monkeypatch.setattr(bulk, "_lines", lambda path: opened.append(path) or lines(path))
+    passes = []
+    read_items = bulk.read_items
+    monkeypatch.setattr(bulk, "read_items", lambda *args: passes.append(args) or read_items(*args))
     report = bulk.import_graph(path, store, chunk=7)
-    assert len(opened) == 1
+    assert len(passes) == 1
     assert report.ok is sound and report.written is sound
     assert store.counts() == (
         {"models": len(STORE_MODELS), "twins": 30, "relationships": 29}
