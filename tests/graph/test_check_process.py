@@ -9,8 +9,11 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 from dtgraph.graph import check_process
 from dtgraph.graph.bulk import ImportReport, import_graph
@@ -18,7 +21,8 @@ from dtgraph.graph.check_process import CheckProcess
 from dtgraph.graph.errors import GraphIssue
 from dtgraph.stores.errors import StoreError
 from dtgraph.stores.memory import MemoryStore
-from tests.graph.test_bulk import BAD, _write_case, load_base, sections, state, twin, write_lines
+from tests.graph.conftest import BIG_PUMP, PUMP, SITE
+from tests.graph.test_bulk import BAD, _write_case, load_base, rel, sections, state, twin, write_lines
 from tests.test_cli_graph import run_cli
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="imports check aside on Linux only")
@@ -179,3 +183,39 @@ def test_the_command_checks_a_large_file_aside_and_rejects_a_bad_one_whole(tmp_p
     assert report["checkedAside"] and report["written"] and report["twins"] == twins
     with MemoryStore(tmp_path / "g") as opened:
         assert opened.counts()["twins"] == twins
+
+
+_IDS = st.sampled_from(["p0", "p1", "p3", "s1", "n0", "n1", "n2", "ghost"])
+_TWINS = st.builds(
+    lambda twin_id, model, speed: twin(twin_id, model, **({} if speed is None else {"speed": speed})),
+    st.sampled_from(["p1", "n0", "n1", "n2"]),
+    st.sampled_from([PUMP, BIG_PUMP, SITE, "dtmi:test:Nothing;1"]),
+    st.one_of(st.none(), st.integers(-5, 5), st.just("fast")),
+)
+_RELS = st.builds(
+    rel,
+    st.sampled_from(["f1", "f9", "g"]),
+    _IDS,
+    _IDS,
+    st.sampled_from(["feeds", "locatedIn", "ownedBy"]),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(twins=st.lists(_TWINS, max_size=5), rels=st.lists(_RELS, max_size=6))
+def test_checking_aside_gives_the_answers_and_the_graph_of_one_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, twins: list[Any], rels: list[Any]
+) -> None:
+    """Any file, sound or not, into a store holding a graph already: checked by a forked process
+    while written, or checked and written in one pass, the report and the graph after are the same."""
+    path = write_lines(tmp_path / "f.ndjson", sections(twins=twins, rels=rels))
+    outcomes = []
+    for aside in (True, False):
+        monkeypatch.setattr(check_process, "usable", lambda _path, aside=aside: aside)
+        store = MemoryStore(fsync=False)
+        load_base(store, tmp_path)
+        report = import_graph(path, store, chunk=2)
+        assert report.checked_aside is aside
+        outcomes.append((report.issues, report.written, report.twins, report.relationships, state(store)[:2]))
+    event("sound" if outcomes[0][1] else "rejected")
+    assert outcomes[0] == outcomes[1]
