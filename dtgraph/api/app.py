@@ -53,12 +53,12 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import Connec
 from dtgraph.api.auth import Authenticator, Identity, Unauthorized
 from dtgraph.api.cascade import use_cascade_config
 from dtgraph.api.config import Settings
-from dtgraph.api.context import make_context
+from dtgraph.api.context import ApiContext, make_context
 from dtgraph.api.limits import BodyLimit, Timeout, api_config, error_body, limit_extensions
 from dtgraph.api.metrics import CONTENT_TYPE_LATEST, InstrumentedStore, Metrics
 from dtgraph.api.schema import SchemaHolder
 from dtgraph.graph.service import TwinGraph
-from dtgraph.stores.base import Store
+from dtgraph.stores.base import AsyncReads, Store
 from dtgraph.stores.errors import StoreUnavailable
 from dtgraph.stores.location import StoreLocation, open_store
 
@@ -149,11 +149,19 @@ def create_app(
         # the 20,000-twin demo graph, each full collection stalls every request for about 0.17 s).
         gc.collect()
         gc.freeze()
+        # reads on this loop where the store has them (Neo4j): no hop to a worker thread and back
+        reads = served.store.open_async_reads()
+        view.async_reads = reads
         try:
             yield
         finally:
-            if owned:
-                store.close()
+            view.async_reads = None
+            try:
+                if reads is not None:
+                    await reads.aclose()
+            finally:
+                if owned:
+                    store.close()
 
     middleware = [
         Middleware(_HttpMetrics, metrics=metrics),
@@ -287,6 +295,7 @@ class _GraphQLView(GraphQL[Any, None]):
         self._graph = graph
         self._make_context = make_context
         self._authenticator = authenticator
+        self.async_reads: AsyncReads | None = None  # the store's, while the app runs (its lifespan)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -323,7 +332,10 @@ class _GraphQLView(GraphQL[Any, None]):
             return json.dumps(data, separators=(",", ":")).encode()
 
     def fresh_context(self, role: str | None) -> Any:
-        return self._make_context(self._graph, role)
+        context = self._make_context(self._graph, role)
+        if self.async_reads is not None and isinstance(context, ApiContext):
+            context.loaders.reads = self.async_reads
+        return context
 
     def connection_role(self, context: Any, payload: Mapping[str, Any]) -> str | None:
         """The role a WebSocket connection gets from its ``connection_init`` payload, None if refused."""

@@ -7,7 +7,9 @@ other ends together, with one ``Store.neighbours`` call per (name, direction) an
 ``Store.neighbours_along`` call for all the levels of a nested traversal (see
 :mod:`dtgraph.api.lookahead`), which primes the loaders of the levels below. Store calls run in a
 worker thread, so a slow store does not stall the event loop, except for a store that answers at once
-(``Store.immediate_reads``: the memory store when no writer holds it).
+(``Store.immediate_reads``: the memory store when no writer holds it) and the reads a store offers as
+coroutines (``Store.open_async_reads``: Neo4j's twins by id and traversals, through the driver's
+asyncio API), which the server opens for its loop and hands to every request's loaders.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any, TypeVar
 from strawberry.dataloader import DataLoader
 
 from dtgraph.graph.records import Relationship, Twin
-from dtgraph.stores.base import Direction, Step, Store
+from dtgraph.stores.base import AsyncReads, Direction, Step, Store
 
 __all__ = ["STORE_THREADS", "ChainKey", "Loaders", "RelationshipsKey", "blocking", "read"]
 
@@ -62,6 +64,8 @@ class Loaders:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        # the store's reads on the event loop, when the server opened them: used instead of ``read``
+        self.reads: AsyncReads | None = None
         self.twins: DataLoader[str, Twin | None] = DataLoader(load_fn=self._load_twins)
         self.relationships: DataLoader[RelationshipsKey, list[Relationship]] = DataLoader(
             load_fn=self._load_relationships
@@ -104,7 +108,11 @@ class Loaders:
         return await self.twins.load(twin_id)
 
     async def _load_twins(self, ids: list[str]) -> list[Twin | None]:
-        found = await read(self.store, self.store.get_twins, ids)
+        reads = self.reads
+        if reads is not None:
+            found = await reads.get_twins(ids)
+        else:
+            found = await read(self.store, self.store.get_twins, ids)
         return [found.get(i) for i in ids]
 
     async def _load_relationships(self, keys: list[RelationshipsKey]) -> list[list[Relationship]]:
@@ -122,7 +130,11 @@ class Loaders:
         ``twins``), so that the nested resolvers read nothing more."""
         found: dict[ChainKey, list[tuple[Relationship, Twin]]] = {}
         for steps, ids in _by_steps(keys).items():
-            levels = await read(self.store, self.store.neighbours_along, ids, list(steps))
+            reads = self.reads
+            if reads is not None:
+                levels = await reads.neighbours_along(ids, list(steps))
+            else:
+                levels = await read(self.store, self.store.neighbours_along, ids, list(steps))
             self._prime(steps, levels)
             for twin_id in ids:
                 found[(twin_id, steps)] = levels[0].get(twin_id, [])
@@ -132,7 +144,11 @@ class Loaders:
         """Each key's twin, the levels of its traversal primed as by ``_load_chains``."""
         found: dict[str, Twin] = {}
         for steps, ids in _by_steps(keys).items():
-            twins, levels = await read(self.store, self.store.twins_along, ids, list(steps))
+            reads = self.reads
+            if reads is not None:
+                twins, levels = await reads.twins_along(ids, list(steps))
+            else:
+                twins, levels = await read(self.store, self.store.twins_along, ids, list(steps))
             for twin in twins.values():
                 self.twins.prime(twin.id, twin)
             self._prime(steps, levels)

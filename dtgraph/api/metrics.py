@@ -27,7 +27,18 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from strawberry.extensions import SchemaExtension
 
 from dtgraph.graph.records import Relationship, RelationshipKey, Twin
-from dtgraph.stores.base import Batch, Capabilities, Change, Direction, Filter, Page, Step, Store
+from dtgraph.stores.base import (
+    AsyncReads,
+    Batch,
+    Capabilities,
+    Change,
+    Direction,
+    Filter,
+    Levels,
+    Page,
+    Step,
+    Store,
+)
 
 __all__ = ["CONTENT_TYPE_LATEST", "MAX_OPERATION_NAMES", "InstrumentedStore", "Metrics"]
 
@@ -190,6 +201,10 @@ class InstrumentedStore(Store):
         with self._metrics.timed("get_twins"):
             return self.inner.get_twins(ids)
 
+    def open_async_reads(self) -> AsyncReads | None:
+        reads = self.inner.open_async_reads()
+        return None if reads is None else _TimedAsyncReads(reads, self._metrics)
+
     def get_relationships(self, keys: Iterable[RelationshipKey]) -> dict[RelationshipKey, Relationship]:
         with self._metrics.timed("get_relationships"):
             return self.inner.get_relationships(keys)
@@ -254,3 +269,29 @@ class InstrumentedStore(Store):
 
     def close(self) -> None:
         self.inner.close()
+
+
+class _TimedAsyncReads:
+    """The async reads of a store, timed into ``dtgraph_store_seconds`` as its blocking methods are."""
+
+    def __init__(self, inner: AsyncReads, metrics: Metrics) -> None:
+        self.inner = inner
+        self.loop = inner.loop
+        self._metrics = metrics
+
+    async def get_twins(self, ids: Iterable[str]) -> dict[str, Twin]:
+        with self._metrics.timed("get_twins"):
+            return await self.inner.get_twins(ids)
+
+    async def neighbours_along(self, twin_ids: Iterable[str], steps: Sequence[Step]) -> Levels:
+        with self._metrics.timed("neighbours_along"):
+            return await self.inner.neighbours_along(twin_ids, steps)
+
+    async def twins_along(
+        self, twin_ids: Iterable[str], steps: Sequence[Step]
+    ) -> tuple[dict[str, Twin], Levels]:
+        with self._metrics.timed("twins_along"):
+            return await self.inner.twins_along(twin_ids, steps)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()

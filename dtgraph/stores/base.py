@@ -13,17 +13,19 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from dtgraph.graph.records import Relationship, RelationshipKey, Twin
 from dtgraph.stores.errors import UnsupportedOperation
 
 __all__ = [
+    "AsyncReads",
     "Batch",
     "Capabilities",
     "Change",
     "Direction",
     "Filter",
+    "Levels",
     "Page",
     "Step",
     "Store",
@@ -32,6 +34,28 @@ __all__ = [
 
 Direction = Literal["out", "in", "both"]
 Step = tuple[str | None, Direction]  # one hop of a traversal: a relationship name (None: any), a direction
+# the answer of a traversal, level by level: per twin reached, its relationships with the twin at their end
+Levels = list[dict[str, list[tuple[Relationship, Twin]]]]
+
+
+class AsyncReads(Protocol):
+    """A store's reads a GraphQL request makes most, as coroutines on the event loop that opened them
+    (``Store.open_async_reads``): the answers of the store's methods of the same names."""
+
+    loop: Any  # the asyncio loop they belong to
+
+    async def get_twins(self, ids: Iterable[str]) -> dict[str, Twin]: ...
+
+    async def neighbours_along(self, twin_ids: Iterable[str], steps: Sequence[Step]) -> Levels: ...
+
+    async def twins_along(
+        self, twin_ids: Iterable[str], steps: Sequence[Step]
+    ) -> tuple[dict[str, Twin], Levels]: ...
+
+    async def aclose(self) -> None:
+        """Release what they hold; before their loop ends."""
+
+
 Operator = Literal["eq", "ne", "lt", "le", "gt", "ge", "in", "exists"]
 
 
@@ -222,6 +246,12 @@ class Store(ABC):
 
     def close(self) -> None:  # noqa: B027 - stores without resources need nothing here
         """Release connections and files."""
+
+    def open_async_reads(self) -> AsyncReads | None:
+        """Reads that run on the running event loop, for a store whose reads wait on I/O and that has
+        an asyncio client (Neo4j); None (the default): a server runs the store's blocking methods in
+        worker threads, or on its loop when ``immediate_reads`` allows."""
+        return None
 
     @contextmanager
     def immediate_reads(self) -> Iterator[bool]:

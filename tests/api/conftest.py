@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import io
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -26,7 +26,18 @@ from dtgraph.demo import write_ndjson
 from dtgraph.graph.bulk import import_graph
 from dtgraph.graph.records import Relationship, RelationshipKey, Twin
 from dtgraph.graph.service import TwinGraph
-from dtgraph.stores.base import Batch, Capabilities, Change, Direction, Filter, Page, Step, Store
+from dtgraph.stores.base import (
+    AsyncReads,
+    Batch,
+    Capabilities,
+    Change,
+    Direction,
+    Filter,
+    Levels,
+    Page,
+    Step,
+    Store,
+)
 from tests.conftest import empty_store
 from tests.graph.conftest import documents
 
@@ -54,10 +65,28 @@ class Api:
 
 
 def execute(
-    holder: SchemaHolder, query: str, graph: TwinGraph, role: str | None = "admin", **variables: Any
+    holder: SchemaHolder,
+    query: str,
+    graph: TwinGraph,
+    role: str | None = "admin",
+    *,
+    on_loop: bool = False,
+    **variables: Any,
 ) -> ExecutionResult:
-    ctx = make_context(graph, role)
-    return asyncio.run(holder.schema.execute(query, variable_values=variables or None, context_value=ctx))
+    """``query`` in a fresh context; ``on_loop``: with the store's async reads where it has them, as
+    the server uses them."""
+
+    async def run() -> ExecutionResult:
+        ctx = make_context(graph, role)
+        reads = graph.store.open_async_reads() if on_loop else None
+        ctx.loaders.reads = reads
+        try:
+            return await holder.schema.execute(query, variable_values=variables or None, context_value=ctx)
+        finally:
+            if reads is not None:
+                await reads.aclose()
+
+    return asyncio.run(run())
 
 
 def data(result: ExecutionResult) -> Any:
@@ -108,12 +137,18 @@ class CountingStore(Store):
     def __init__(self, inner: Store) -> None:
         self.inner = inner
         self.calls: dict[str, int] = {}
+        self.on_loop = 0  # of the calls, those made through the async reads
 
     def _count(self, name: str) -> None:
         self.calls[name] = self.calls.get(name, 0) + 1
 
+    def _count_on_loop(self, name: str) -> None:
+        self._count(name)
+        self.on_loop += 1
+
     def reset(self) -> None:
         self.calls.clear()
+        self.on_loop = 0
 
     @property
     def capabilities(self) -> Capabilities:
@@ -191,6 +226,36 @@ class CountingStore(Store):
 
     def close(self) -> None:
         self.inner.close()
+
+    def open_async_reads(self) -> AsyncReads | None:
+        reads = self.inner.open_async_reads()
+        return None if reads is None else _CountingAsyncReads(reads, self._count_on_loop)
+
+
+class _CountingAsyncReads:
+    """The inner store's async reads, counted under the names of the blocking methods they stand for."""
+
+    def __init__(self, inner: AsyncReads, count: Callable[[str], None]) -> None:
+        self.inner = inner
+        self.loop = inner.loop
+        self._count = count
+
+    async def get_twins(self, ids: Iterable[str]) -> dict[str, Twin]:
+        self._count("get_twins")
+        return await self.inner.get_twins(ids)
+
+    async def neighbours_along(self, twin_ids: Iterable[str], steps: Sequence[Step]) -> Levels:
+        self._count("neighbours_along")
+        return await self.inner.neighbours_along(twin_ids, steps)
+
+    async def twins_along(
+        self, twin_ids: Iterable[str], steps: Sequence[Step]
+    ) -> tuple[dict[str, Twin], Levels]:
+        self._count("twins_along")
+        return await self.inner.twins_along(twin_ids, steps)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
 
 def ndjson_upload(text: str, name: str = "import.ndjson") -> io.BytesIO:

@@ -31,6 +31,7 @@ from dtgraph.graph.service import TwinGraph
 from dtgraph.stores.base import Store
 from dtgraph.stores.errors import StoreUnavailable
 from dtgraph.stores.memory import MemoryStore
+from tests.api.conftest import CountingStore
 
 READER = "reader-key-0123456789"
 OPERATOR = "operator-key-0123456789"
@@ -478,3 +479,29 @@ def test_answers_are_encoded_as_json_even_beyond_what_orjson_takes() -> None:
     data = {"data": {"twin": {"id": "é\u2028", "n": 1.5, "big": 2**70, "none": None}}}
     assert json.loads(view.encode_json(data)) == data
     assert json.loads(view.encode_json({"data": {"id": "x"}})) == {"data": {"id": "x"}}
+
+
+@pytest.mark.parametrize("kind", ["memory", "neo4j"])
+def test_the_server_reads_on_its_event_loop_where_the_store_can(
+    kind: str, demo_file: Path, request: pytest.FixtureRequest
+) -> None:
+    """Neo4j's twins and traversals are read through the driver's asyncio API on the server's loop
+    (opened and closed with the app); the memory store answers on the loop anyway."""
+    store: Store
+    if kind == "memory":
+        store = MemoryStore()
+    else:
+        from dtgraph.stores.neo4j import Neo4jStore
+
+        store = Neo4jStore(request.getfixturevalue("neo4j_uri"), auth=request.getfixturevalue("neo4j_auth"))
+        store.wipe()
+    counting = CountingStore(load_demo(store, demo_file))
+    try:
+        with running(create_app(settings(), TwinGraph(counting))) as url:
+            counting.reset()
+            got = data(url, '{ twin(id: "site-0") { id related(name: "partOf") { id } } }')
+            assert got == {"twin": {"id": "site-0", "related": [{"id": "enterprise"}]}}
+            assert counting.calls == {"twins_along": 1}
+            assert bool(counting.on_loop) is (kind == "neo4j")
+    finally:
+        store.close()

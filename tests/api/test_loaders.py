@@ -13,6 +13,7 @@ import pytest
 from dtgraph.api import SchemaHolder
 from dtgraph.api.loaders import blocking
 from dtgraph.graph.service import TwinGraph
+from dtgraph.stores.neo4j import Neo4jStore
 from tests.api.conftest import Api, CountingStore, data, execute
 
 # three levels below the page: machine → its line (typed) → the line's plant (relationships) → plant's site
@@ -21,7 +22,9 @@ QUERY = """query($first: Int!) { machines(first: $first) { edges { node { id
         related(name: "partOf") { id } } } } } } } }"""
 
 
-def test_calls_do_not_grow_with_rows(demo: Api) -> None:
+@pytest.mark.parametrize("on_loop", [False, True], ids=["threads", "on-loop"])
+def test_calls_do_not_grow_with_rows(demo: Api, on_loop: bool) -> None:
+    """``on_loop``: the store's reads that have an asyncio form (Neo4j's) run on the event loop."""
     counting = CountingStore(demo.store)
     graph = TwinGraph(counting)
     holder = SchemaHolder(graph)
@@ -29,7 +32,8 @@ def test_calls_do_not_grow_with_rows(demo: Api) -> None:
     calls = {}
     for first in (5, 100):
         counting.reset()
-        got = data(execute(holder, QUERY, graph, first=first))["machines"]["edges"]
+        got = data(execute(holder, QUERY, graph, on_loop=on_loop, first=first))["machines"]["edges"]
+        assert bool(counting.on_loop) is (on_loop and isinstance(demo.store, Neo4jStore))
         assert len(got) == first
         assert all(e["node"]["partOf"][0]["relationships"][0]["target"]["related"] for e in got)
         calls[first] = dict(counting.calls)
@@ -75,8 +79,9 @@ IN_FRAGMENTS = {
         (FROM_ONE, {"twins_along": 1}, {"get_twins": 1, "neighbours": 2}),
     ],
 )
+@pytest.mark.parametrize("on_loop", [False, True], ids=["threads", "on-loop"])
 def test_a_nested_traversal_reads_its_levels_in_one_call(
-    demo: Api, query: str, planned: dict[str, int], level_by_level: dict[str, int]
+    demo: Api, query: str, planned: dict[str, int], level_by_level: dict[str, int], on_loop: bool
 ) -> None:
     counting = CountingStore(demo.store)
     graph = TwinGraph(counting)
@@ -85,7 +90,9 @@ def test_a_nested_traversal_reads_its_levels_in_one_call(
     answers, calls = [], []
     for text in (query, IN_FRAGMENTS[query]):
         counting.reset()
-        answers.append(data(execute(holder, text, graph, first=20)))
+        answers.append(data(execute(holder, text, graph, on_loop=on_loop, first=20)))
+        if text is query:  # its traversal is planned: read on the loop where the store can
+            assert bool(counting.on_loop) is (on_loop and isinstance(demo.store, Neo4jStore))
         calls.append(dict(counting.calls))
     assert answers[0] == answers[1]
     if query == FROM_ONE:

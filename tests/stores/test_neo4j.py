@@ -5,6 +5,7 @@ These tests use the session's real Neo4j (``neo4j_uri``/``neo4j_auth``); they fa
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import itertools
 import json
@@ -895,3 +896,62 @@ def test_an_import_recovered_meanwhile_stages_nothing_more(
     assert store.get_twins(["n1", "n2", "n3", "n4"]).keys() == {"n2", "n3"}
     assert reads(store) != before
     assert leftovers(neo4j_uri, neo4j_auth) == NOTHING_LEFT
+
+
+def test_async_reads_answer_as_the_blocking_reads_and_see_every_write(store: Neo4jStore) -> None:
+    """The reads a server runs on its event loop give the blocking methods' answers, over many
+    chunks (batch size 7) and twins that do not exist, and see a write made just before them."""
+    for batch in base_graph():
+        store.apply(batch)
+    hub = [Twin(f"h{i:02}", STORE_MODELS[0]["@id"], {"name": f"hub {i}"}) for i in range(20)]
+    store.apply(
+        Batch(
+            twins=hub,
+            relationships=[Relationship(f"f{i}", "a", t.id, "feeds", {"rate": i}) for i, t in enumerate(hub)]
+            + [Relationship("b", t.id, "m", "feeds") for t in hub[::3]],
+        )
+    )
+    ids = ["a", "m", "nobody", *(t.id for t in hub), "a"]
+    chains: list[list[Any]] = [
+        [("feeds", "out")],
+        [("feeds", "out"), ("feeds", "out")],
+        [(None, "both"), ("feeds", "in")],
+        [("partOf", "out")],
+    ]
+
+    async def both() -> None:
+        reads = store.open_async_reads()
+        try:
+            assert await reads.get_twins(ids) == store.get_twins(ids)
+            assert await reads.get_twins([]) == {}
+            for steps in chains:
+                assert await reads.neighbours_along(ids, steps) == store.neighbours_along(ids, steps)
+                assert await reads.twins_along(ids, steps) == store.twins_along(ids, steps)
+            store.apply(Batch(twins=[Twin("late", STORE_MODELS[0]["@id"], {"name": "just written"})]))
+            assert await reads.get_twins(["late"]) == {
+                "late": Twin("late", STORE_MODELS[0]["@id"], {"name": "just written"})
+            }
+        finally:
+            await reads.aclose()
+
+    asyncio.run(both())
+
+
+def test_async_reads_translate_driver_errors(neo4j_uri: str, neo4j_auth: tuple[str, str] | None) -> None:
+    store = Neo4jStore(neo4j_uri, auth=neo4j_auth)
+    store._database = "no-such-database"  # the blocking reads fail the same way
+
+    async def read() -> None:
+        reads = store.open_async_reads()
+        try:
+            with pytest.raises(StoreError, match="failed to read twins"):
+                await reads.get_twins(["a"])
+        finally:
+            await reads.aclose()
+
+    try:
+        with pytest.raises(StoreError, match="failed to read twins"):
+            store.get_twins(["a"])
+        asyncio.run(read())
+    finally:
+        store.close()
