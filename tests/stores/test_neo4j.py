@@ -955,3 +955,51 @@ def test_async_reads_translate_driver_errors(neo4j_uri: str, neo4j_auth: tuple[s
         asyncio.run(read())
     finally:
         store.close()
+
+
+def test_async_reads_made_together_run_as_one_query_and_answer_each_its_own(
+    store: Neo4jStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Concurrent calls on the loop are read with one query (per read and traversal shape); each gets
+    exactly what it alone would get, errors included."""
+    for batch in base_graph():
+        store.apply(batch)
+    hub = [Twin(f"h{i:02}", STORE_MODELS[0]["@id"]) for i in range(12)]
+    store.apply(
+        Batch(twins=hub, relationships=[Relationship(f"f{i}", t.id, "m", "feeds") for i, t in enumerate(hub)])
+    )
+    asks = [["a"], ["m", "nobody"], [t.id for t in hub[:5]], [t.id for t in hub[3:]], ["p", "a", "h01"], []]
+    steps: list[Any] = [("feeds", "out"), ("feeds", "out")]
+    queries: list[str] = []
+    read = neo4j_store._AsyncReads._read
+
+    async def counted(self: Any, query: str, params: dict[str, Any]) -> list[neo4j.Record]:
+        queries.append(query)
+        return await read(self, query, params)
+
+    monkeypatch.setattr(neo4j_store._AsyncReads, "_read", counted)
+
+    async def together() -> None:
+        reads = store.open_async_reads()
+        try:
+            twins = await asyncio.gather(*(reads.get_twins(ids) for ids in asks))
+            assert twins == [store.get_twins(ids) for ids in asks]
+            chunks = math.ceil(len({i for ids in asks for i in ids}) / 7)  # 7: the store's batch size
+            assert len(queries) == chunks
+            queries.clear()
+            walks = await asyncio.gather(
+                *(reads.twins_along(ids, steps) for ids in asks),
+                *(reads.neighbours_along(ids, steps[:1]) for ids in asks),
+            )
+            assert walks == [store.twins_along(ids, steps) for ids in asks] + [
+                store.neighbours_along(ids, steps[:1]) for ids in asks
+            ]
+            assert len(queries) == 2 * chunks  # two traversal shapes
+            store._database = "no-such-database"  # every caller of the failing query gets its error
+            failed = await asyncio.gather(*(reads.get_twins(ids) for ids in asks[:3]), return_exceptions=True)
+            assert all(isinstance(e, StoreError) for e in failed)
+        finally:
+            store._database = "neo4j"
+            await reads.aclose()
+
+    asyncio.run(together())
