@@ -26,18 +26,8 @@ from dtgraph.demo import write_ndjson
 from dtgraph.graph.bulk import import_graph
 from dtgraph.graph.records import Relationship, RelationshipKey, Twin
 from dtgraph.graph.service import TwinGraph
-from dtgraph.stores.base import (
-    AsyncReads,
-    Batch,
-    Capabilities,
-    Change,
-    Direction,
-    Filter,
-    Levels,
-    Page,
-    Step,
-    Store,
-)
+from dtgraph.stores import base
+from dtgraph.stores.base import Batch, Capabilities, Change, Direction, Filter, Page, Step, Store
 from tests.conftest import empty_store
 from tests.graph.conftest import documents
 
@@ -227,7 +217,7 @@ class CountingStore(Store):
     def close(self) -> None:
         self.inner.close()
 
-    def open_async_reads(self) -> AsyncReads | None:
+    def open_async_reads(self) -> base.AsyncReads | None:
         reads = self.inner.open_async_reads()
         return None if reads is None else _CountingAsyncReads(reads, self._count_on_loop)
 
@@ -235,7 +225,7 @@ class CountingStore(Store):
 class _CountingAsyncReads:
     """The inner store's async reads, counted under the names of the blocking methods they stand for."""
 
-    def __init__(self, inner: AsyncReads, count: Callable[[str], None]) -> None:
+    def __init__(self, inner: base.AsyncReads, count: Callable[[str], None]) -> None:
         self.inner = inner
         self.loop = inner.loop
         self._count = count
@@ -244,13 +234,13 @@ class _CountingAsyncReads:
         self._count("get_twins")
         return await self.inner.get_twins(ids)
 
-    async def neighbours_along(self, twin_ids: Iterable[str], steps: Sequence[Step]) -> Levels:
+    async def neighbours_along(self, twin_ids: Iterable[str], steps: Sequence[Step]) -> base.Levels:
         self._count("neighbours_along")
         return await self.inner.neighbours_along(twin_ids, steps)
 
     async def twins_along(
         self, twin_ids: Iterable[str], steps: Sequence[Step]
-    ) -> tuple[dict[str, Twin], Levels]:
+    ) -> tuple[dict[str, Twin], base.Levels]:
         self._count("twins_along")
         return await self.inner.twins_along(twin_ids, steps)
 
