@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -120,7 +120,11 @@ class Loaders:
         return [found[k] for k in keys]
 
     async def _load_neighbours(self, keys: list[RelationshipsKey]) -> list[list[tuple[Relationship, Twin]]]:
-        found = await self._per_shape(keys, self.store.neighbours)
+        reads = self.reads
+        if reads is not None:  # a one-step traversal is neighbours
+            found = await self._per_shape(keys, on_loop=lambda ids, step: reads.neighbours_along(ids, [step]))
+        else:
+            found = await self._per_shape(keys, self.store.neighbours)
         for pairs in found.values():
             self._prime_ends(pairs)
         return [found[k] for k in keys]
@@ -170,16 +174,25 @@ class Loaders:
             self.twins.prime(twin.id, twin)
 
     async def _per_shape(
-        self, keys: list[RelationshipsKey], fn: Callable[..., dict[str, list[V]]]
+        self,
+        keys: list[RelationshipsKey],
+        fn: Callable[..., dict[str, list[V]]] | None = None,
+        *,
+        on_loop: Callable[[list[str], Step], Awaitable[list[dict[str, list[V]]]]] | None = None,
     ) -> dict[RelationshipsKey, list[V]]:
         """``fn`` (a store read by twin ids, ``name`` and ``direction``) once per (name, direction) among
-        ``keys``, its answer per key."""
+        ``keys``, its answer per key; or ``on_loop`` (an async read by twin ids and one step, its
+        answer the first level)."""
         shapes: dict[Step, list[str]] = {}
         for twin_id, name, direction in keys:
             shapes.setdefault((name, direction), []).append(twin_id)
         found: dict[RelationshipsKey, list[V]] = {}
         for (name, direction), ids in shapes.items():
-            answer = await read(self.store, fn, ids, name=name, direction=direction)
+            if on_loop is not None:
+                answer = (await on_loop(ids, (name, direction)))[0]
+            else:
+                assert fn is not None
+                answer = await read(self.store, fn, ids, name=name, direction=direction)
             for twin_id in ids:
                 found[(twin_id, name, direction)] = answer.get(twin_id, [])
         return found
