@@ -17,16 +17,16 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
 
 from dtgraph.graph.records import Relationship, Twin
-from dtgraph.stores.base import AsyncReads, Direction, Step, Store
+from dtgraph.stores.base import AsyncReads, Direction, Levels, Step, Store
 
-__all__ = ["STORE_THREADS", "ChainKey", "Loaders", "RelationshipsKey", "blocking", "read"]
+__all__ = ["STORE_THREADS", "BlockingReads", "ChainKey", "Loaders", "RelationshipsKey", "blocking", "read"]
 
 RelationshipsKey = tuple[str, str | None, Direction]  # (twin id, relationship name or None, direction)
 ChainKey = tuple[str, tuple[Step, ...]]  # (twin id, steps of a nested traversal)
@@ -59,13 +59,42 @@ async def read(store: Store, fn: Callable[..., R], *args: Any, **kwargs: Any) ->
     return await blocking(fn, *args, **kwargs)
 
 
+class BlockingReads:
+    """A store's blocking reads as :class:`AsyncReads`, each run by :func:`read`: on the loop when the
+    store answers at once, else in a worker thread."""
+
+    loop: Any = None  # any loop
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def get_twins(self, ids: Iterable[str]) -> dict[str, Twin]:
+        return await read(self._store, self._store.get_twins, ids)
+
+    async def neighbours(
+        self, twin_ids: Iterable[str], *, name: str | None = None, direction: Direction = "out"
+    ) -> dict[str, list[tuple[Relationship, Twin]]]:
+        return await read(self._store, self._store.neighbours, twin_ids, name=name, direction=direction)
+
+    async def neighbours_along(self, twin_ids: Iterable[str], steps: Sequence[Step]) -> Levels:
+        return await read(self._store, self._store.neighbours_along, twin_ids, steps)
+
+    async def twins_along(
+        self, twin_ids: Iterable[str], steps: Sequence[Step]
+    ) -> tuple[dict[str, Twin], Levels]:
+        return await read(self._store, self._store.twins_along, twin_ids, steps)
+
+    async def aclose(self) -> None:
+        """Nothing to release: the store's own methods do the reading."""
+
+
 class Loaders:
     """The data loaders of one request over one store (the live graph, or a view of the past)."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        # the store's reads on the event loop, when the server opened them: used instead of ``read``
-        self.reads: AsyncReads | None = None
+        # the store's blocking reads through ``read``, or those the server opened on its loop
+        self.reads: AsyncReads = BlockingReads(store)
         self.twins: DataLoader[str, Twin | None] = DataLoader(load_fn=self._load_twins)
         self.relationships: DataLoader[RelationshipsKey, list[Relationship]] = DataLoader(
             load_fn=self._load_relationships
@@ -108,23 +137,15 @@ class Loaders:
         return await self.twins.load(twin_id)
 
     async def _load_twins(self, ids: list[str]) -> list[Twin | None]:
-        reads = self.reads
-        if reads is not None:
-            found = await reads.get_twins(ids)
-        else:
-            found = await read(self.store, self.store.get_twins, ids)
+        found = await self.reads.get_twins(ids)
         return [found.get(i) for i in ids]
 
     async def _load_relationships(self, keys: list[RelationshipsKey]) -> list[list[Relationship]]:
-        found = await self._per_shape(keys, self.store.relationships)
+        found = await self._per_shape(keys, functools.partial(read, self.store, self.store.relationships))
         return [found[k] for k in keys]
 
     async def _load_neighbours(self, keys: list[RelationshipsKey]) -> list[list[tuple[Relationship, Twin]]]:
-        reads = self.reads
-        if reads is not None:  # a one-step traversal is neighbours
-            found = await self._per_shape(keys, on_loop=lambda ids, step: reads.neighbours_along(ids, [step]))
-        else:
-            found = await self._per_shape(keys, self.store.neighbours)
+        found = await self._per_shape(keys, self.reads.neighbours)
         for pairs in found.values():
             self._prime_ends(pairs)
         return [found[k] for k in keys]
@@ -134,11 +155,7 @@ class Loaders:
         ``twins``), so that the nested resolvers read nothing more."""
         found: dict[ChainKey, list[tuple[Relationship, Twin]]] = {}
         for steps, ids in _by_steps(keys).items():
-            reads = self.reads
-            if reads is not None:
-                levels = await reads.neighbours_along(ids, list(steps))
-            else:
-                levels = await read(self.store, self.store.neighbours_along, ids, list(steps))
+            levels = await self.reads.neighbours_along(ids, list(steps))
             self._prime(steps, levels)
             for twin_id in ids:
                 found[(twin_id, steps)] = levels[0].get(twin_id, [])
@@ -148,11 +165,7 @@ class Loaders:
         """Each key's twin, the levels of its traversal primed as by ``_load_chains``."""
         found: dict[str, Twin] = {}
         for steps, ids in _by_steps(keys).items():
-            reads = self.reads
-            if reads is not None:
-                twins, levels = await reads.twins_along(ids, list(steps))
-            else:
-                twins, levels = await read(self.store, self.store.twins_along, ids, list(steps))
+            twins, levels = await self.reads.twins_along(ids, list(steps))
             for twin in twins.values():
                 self.twins.prime(twin.id, twin)
             self._prime(steps, levels)
@@ -174,25 +187,16 @@ class Loaders:
             self.twins.prime(twin.id, twin)
 
     async def _per_shape(
-        self,
-        keys: list[RelationshipsKey],
-        fn: Callable[..., dict[str, list[V]]] | None = None,
-        *,
-        on_loop: Callable[[list[str], Step], Awaitable[list[dict[str, list[V]]]]] | None = None,
+        self, keys: list[RelationshipsKey], fn: Callable[..., Awaitable[dict[str, list[V]]]]
     ) -> dict[RelationshipsKey, list[V]]:
-        """``fn`` (a store read by twin ids, ``name`` and ``direction``) once per (name, direction) among
-        ``keys``, its answer per key; or ``on_loop`` (an async read by twin ids and one step, its
-        answer the first level)."""
+        """``fn`` (a read by twin ids, ``name`` and ``direction``) once per (name, direction) among
+        ``keys``, its answer per key."""
         shapes: dict[Step, list[str]] = {}
         for twin_id, name, direction in keys:
             shapes.setdefault((name, direction), []).append(twin_id)
         found: dict[RelationshipsKey, list[V]] = {}
         for (name, direction), ids in shapes.items():
-            if on_loop is not None:
-                answer = (await on_loop(ids, (name, direction)))[0]
-            else:
-                assert fn is not None
-                answer = await read(self.store, fn, ids, name=name, direction=direction)
+            answer = await fn(ids, name=name, direction=direction)
             for twin_id in ids:
                 found[(twin_id, name, direction)] = answer.get(twin_id, [])
         return found

@@ -283,6 +283,12 @@ class _TimedAsyncReads:
         with self._metrics.timed("get_twins"):
             return await self.inner.get_twins(ids)
 
+    async def neighbours(
+        self, twin_ids: Iterable[str], *, name: str | None = None, direction: Direction = "out"
+    ) -> dict[str, list[tuple[Relationship, Twin]]]:
+        with self._metrics.timed("neighbours"):
+            return await self.inner.neighbours(twin_ids, name=name, direction=direction)
+
     async def neighbours_along(self, twin_ids: Iterable[str], steps: Sequence[Step]) -> Levels:
         with self._metrics.timed("neighbours_along"):
             return await self.inner.neighbours_along(twin_ids, steps)

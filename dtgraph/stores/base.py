@@ -46,6 +46,10 @@ class AsyncReads(Protocol):
 
     async def get_twins(self, ids: Iterable[str]) -> dict[str, Twin]: ...
 
+    async def neighbours(
+        self, twin_ids: Iterable[str], *, name: str | None = None, direction: Direction = "out"
+    ) -> dict[str, list[tuple[Relationship, Twin]]]: ...
+
     async def neighbours_along(self, twin_ids: Iterable[str], steps: Sequence[Step]) -> Levels: ...
 
     async def twins_along(

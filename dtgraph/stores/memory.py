@@ -334,20 +334,18 @@ class MemoryStore(Store):
     def _pack_twins(self, twins: Iterable[tuple[str, str, bytes]]) -> dict[str, PackedTwin]:
         """(id, model, packed values) as records that share one string object per id and model however
         often they recur (a million twins hold ten million references to strings)."""
-        nodes, strings = self._nodes, self._strings
+        ids, strings = self._ids, self._strings
         packed: dict[str, PackedTwin] = {}
         for twin_id, model, values in twins:
-            data = nodes.get(twin_id)
             packed[twin_id] = _new_twin(
-                PackedTwin,
-                (data["twin"][0] if data is not None else twin_id, strings.setdefault(model, model), values),
+                PackedTwin, (ids.get(twin_id, twin_id), strings.setdefault(model, model), values)
             )
         return packed
 
     def _end_id(self, twin_id: str, packed: Mapping[str, PackedTwin]) -> str:
         """The shared id object of a relationship's end: a twin of ``packed`` or a stored one."""
         found = packed.get(twin_id)
-        return found.id if found is not None else str(self._nodes[twin_id]["twin"].id)
+        return found.id if found is not None else self._ids[twin_id]
 
     def _commit(self, entry: _Entry, *, new: bool = False) -> None:
         """Make ``entry`` the current state and log it; on any exception put back what was there before."""

@@ -1014,6 +1014,11 @@ class _AsyncReads:
         found = await self._twins(wanted)
         return {i: found[i] for i in wanted if i in found}
 
+    async def neighbours(
+        self, twin_ids: Iterable[str], *, name: str | None = None, direction: Direction = "out"
+    ) -> dict[str, list[tuple[Relationship, Twin]]]:
+        return (await self.neighbours_along(twin_ids, [(name, direction)]))[0]
+
     async def neighbours_along(self, twin_ids: Iterable[str], steps: Sequence[Step]) -> Levels:
         return (await self._walk(twin_ids, steps, starts=False))[1]
 

@@ -69,7 +69,8 @@ def execute(
     async def run() -> ExecutionResult:
         ctx = make_context(graph, role)
         reads = graph.store.open_async_reads() if on_loop else None
-        ctx.loaders.reads = reads
+        if reads is not None:
+            ctx.loaders.reads = reads
         try:
             return await holder.schema.execute(query, variable_values=variables or None, context_value=ctx)
         finally:
@@ -233,6 +234,12 @@ class _CountingAsyncReads:
     async def get_twins(self, ids: Iterable[str]) -> dict[str, Twin]:
         self._count("get_twins")
         return await self.inner.get_twins(ids)
+
+    async def neighbours(
+        self, twin_ids: Iterable[str], *, name: str | None = None, direction: Direction = "out"
+    ) -> dict[str, list[tuple[Relationship, Twin]]]:
+        self._count("neighbours")
+        return await self.inner.neighbours(twin_ids, name=name, direction=direction)
 
     async def neighbours_along(self, twin_ids: Iterable[str], steps: Sequence[Step]) -> base.Levels:
         self._count("neighbours_along")
