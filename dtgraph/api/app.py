@@ -56,6 +56,7 @@ from dtgraph.api.config import Settings
 from dtgraph.api.context import ApiContext, make_context
 from dtgraph.api.limits import BodyLimit, Timeout, api_config, error_body, limit_extensions
 from dtgraph.api.metrics import CONTENT_TYPE_LATEST, InstrumentedStore, Metrics
+from dtgraph.api.prepared import PreparedQueries, declares_json
 from dtgraph.api.schema import SchemaHolder
 from dtgraph.graph.service import TwinGraph
 from dtgraph.stores.base import AsyncReads, Store
@@ -99,10 +100,12 @@ def create_app(
     *,
     schema_source: SchemaSource | None = None,
     context_factory: ContextFactory | None = None,
+    prepared: bool = True,
 ) -> Starlette:
     """The server for ``settings``, over ``graph`` or the store the settings name.
 
-    ``schema_source`` and ``context_factory`` default to the API's ``SchemaHolder`` and ``make_context``.
+    ``schema_source`` and ``context_factory`` default to the API's ``SchemaHolder`` and ``make_context``;
+    ``prepared=False`` sends every request through strawberry (see :mod:`dtgraph.api.prepared`).
     """
     metrics = Metrics()
     owned = graph is None
@@ -118,9 +121,13 @@ def create_app(
         schema_source = SchemaHolder(served, api_config(settings))
     if context_factory is None:
         context_factory = make_context
-    schemas = _Schemas(schema_source, [metrics.extension()], limit_extensions(settings))
+    first = [metrics.extension()]
+    queries = PreparedQueries(metrics, first) if prepared else None
+    if queries is not None:
+        first.append(queries.preparer)
+    schemas = _Schemas(schema_source, first, limit_extensions(settings))
     authenticator = Authenticator(settings.api_keys, settings.anonymous_role)
-    view = _GraphQLView(schemas, served, context_factory, authenticator, settings.cors_origins)
+    view = _GraphQLView(schemas, served, context_factory, authenticator, settings.cors_origins, queries)
     gate = _AuthGate(view, authenticator)
 
     async def healthz(request: Request) -> Response:
@@ -284,8 +291,10 @@ class _GraphQLView(GraphQL[Any, None]):
         make_context: ContextFactory,
         authenticator: Authenticator,
         cors_origins: Sequence[str],
+        prepared: PreparedQueries | None = None,
     ) -> None:
         self._schemas = schemas
+        self._prepared = prepared
         super().__init__(
             schemas.current(),
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
@@ -302,6 +311,11 @@ class _GraphQLView(GraphQL[Any, None]):
             await super().__call__(scope, receive, send)
             return
         request = Request(scope, receive)
+        if self._prepared is not None and scope["method"] == "POST" and declares_json(request.headers):
+            answer = await self._answer_prepared(request)
+            if answer is not None:
+                await answer(scope, receive, send)
+                return
         try:  # strawberry's HTTP path, and then the uploads of a multipart request closed
             try:
                 response: Response = await self.run(request)
@@ -310,6 +324,27 @@ class _GraphQLView(GraphQL[Any, None]):
             await response(scope, receive, send)
         finally:
             await request.close()
+
+    async def _answer_prepared(self, request: Request) -> Response | None:
+        """The response to a prepared query (see :mod:`dtgraph.api.prepared`), None if the request is
+        not one. The body stays read for strawberry's path (Starlette keeps it)."""
+        assert self._prepared is not None
+        try:
+            body = orjson.loads(await request.body())
+        except orjson.JSONDecodeError:  # strawberry's decoder answers (it accepts a little more)
+            return None
+        schema = self.schema
+        prepared = self._prepared.lookup(schema, body)
+        if prepared is None:
+            return None
+        identity: Identity | None = request.scope.get(_IDENTITY)
+        context = self.fresh_context(identity.role if identity else None)
+        try:
+            data = await self._prepared.execute(schema, prepared, context)  # root value: none, as here
+        except Exception:  # graphql-core raised: strawberry's path handles that its way (a query, rerun)
+            log.debug("a prepared query raised; answered through strawberry", exc_info=True)
+            return None
+        return Response(self.encode_json(data), media_type="application/json")
 
     @property  # type: ignore[override]
     def schema(self) -> strawberry.Schema:

@@ -6,6 +6,8 @@
 ``dtgraph_graphql_requests_total``  GraphQL operations by operation name and type (query, mutation, …)
 ``dtgraph_graphql_request_seconds`` their latency
 ``dtgraph_graphql_errors_total``    GraphQL errors by code (``extensions.code``, else a parse/validation code)
+``dtgraph_graphql_prepared_total``  of the operations, those answered as prepared queries (see
+                                    :mod:`dtgraph.api.prepared`)
 ``dtgraph_store_seconds``           store calls by method (the count is the histogram's ``_count``)
 =================================== ===================================================================
 
@@ -40,7 +42,7 @@ from dtgraph.stores.base import (
     Store,
 )
 
-__all__ = ["CONTENT_TYPE_LATEST", "MAX_OPERATION_NAMES", "InstrumentedStore", "Metrics"]
+__all__ = ["CONTENT_TYPE_LATEST", "MAX_OPERATION_NAMES", "InstrumentedStore", "Metrics", "error_codes"]
 
 MAX_OPERATION_NAMES = 200
 _NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,99}")  # a GraphQL name, at most 100 characters
@@ -74,6 +76,11 @@ class Metrics:
         )
         self.graphql_errors = Counter(
             "dtgraph_graphql_errors", "GraphQL errors by code", ["code"], registry=r
+        )
+        self.graphql_prepared = Counter(
+            "dtgraph_graphql_prepared",
+            "GraphQL operations answered as prepared queries (a text validated before, run on graphql-core)",
+            registry=r,
         )
         self.store_seconds = Histogram(
             "dtgraph_store_seconds", "store call latency by method", ["method"], buckets=_LATENCY, registry=r
@@ -132,14 +139,20 @@ def _error_codes(context: Any) -> list[str]:
     errors: Iterable[GraphQLError] = (
         (result.errors if result is not None else None) or context.pre_execution_errors or ()
     )
+    return error_codes(errors, parsed=context.graphql_document is not None, executed=result is not None)
+
+
+def error_codes(errors: Iterable[GraphQLError], *, parsed: bool = True, executed: bool = True) -> list[str]:
+    """The code each error is counted under: its ``extensions.code``, else what failed (parsing,
+    validation, or the server while executing)."""
     codes: list[str] = []
     for error in errors:
         code = (error.extensions or {}).get("code")
         if isinstance(code, str) and _NAME.fullmatch(code):
             codes.append(code)
-        elif isinstance(error, GraphQLSyntaxError) or context.graphql_document is None:
+        elif isinstance(error, GraphQLSyntaxError) or not parsed:
             codes.append("GRAPHQL_PARSE_FAILED")
-        elif result is None:
+        elif not executed:
             codes.append("GRAPHQL_VALIDATION_FAILED")
         else:
             codes.append("INTERNAL_SERVER_ERROR")
