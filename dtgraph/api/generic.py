@@ -283,6 +283,32 @@ async def walk(
     return found
 
 
+def walked(loaders: Loaders, root: TwinRef, steps: Sequence[Step], depth: int) -> list[TwinRecord] | None:
+    """What :func:`walk` answers, when the loaders hold every level of it already (a traversal read
+    with the levels above it primes them), else None: answered at once, a nested traversal gives
+    graphql-core nothing to await, so the list above it needs no task per row."""
+    cached = loaders.neighbours.cache_map
+    seen = {root.twin.id}
+    frontier = [root.twin.id]
+    found: list[TwinRecord] = []
+    for _ in range(depth):
+        if not frontier:
+            break
+        following: list[TwinRecord] = []
+        for twin_id in frontier:
+            for name, direction in steps:
+                future = cached.get((twin_id, name, direction))
+                if future is None or not future.done() or future.cancelled() or future.exception():
+                    return None  # not read yet, or failed: walk reads it (and raises what failed)
+                for _rel, twin in future.result():
+                    if twin.id not in seen:
+                        seen.add(twin.id)
+                        following.append(twin)
+        found.extend(following)
+        frontier = [t.id for t in following]
+    return found
+
+
 def _raw(info: AnyInfo) -> GraphQLResolveInfo[Any]:
     """graphql-core's resolve info behind strawberry's."""
     return info if isinstance(info, GraphQLResolveInfo) else info._raw_info
@@ -297,11 +323,18 @@ def _depth(info: Info[Any, Any], depth: int, argument: str = "depth") -> int:
     return depth
 
 
-async def _related(
+def _related(
     root: TwinRef, info: Ctx, name: str | None = None, direction: Direction = Direction.OUT, depth: int = 1
 ) -> list[TwinInterface]:
+    # the annotation is the field's GraphQL type: the answer is the list, or a coroutine of it that
+    # graphql-core awaits when the loaders have not read every level yet
     check_name(name)
-    return cast(list[TwinInterface], await walk(info, root, [(name, _dir(direction))], _depth(info, depth)))
+    steps: list[Step] = [(name, _dir(direction))]
+    depth = _depth(info, depth)
+    now = walked(root.loaders, root, steps, depth)
+    if now is not None:
+        return cast(list[TwinInterface], [wrap(info, t, root.loaders) for t in now])
+    return cast(list[TwinInterface], walk(info, root, steps, depth))
 
 
 async def _ancestors(root: TwinRef, info: Ctx) -> list[TwinInterface]:

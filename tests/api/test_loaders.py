@@ -9,10 +9,15 @@ import asyncio
 import threading
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dtgraph.api import SchemaHolder
-from dtgraph.api.loaders import blocking
+from dtgraph.api.generic import TwinRef, walked
+from dtgraph.api.loaders import Loaders, blocking
+from dtgraph.graph.records import Twin as TwinRecord
 from dtgraph.graph.service import TwinGraph
+from dtgraph.stores.base import Step, Store
 from dtgraph.stores.neo4j import Neo4jStore
 from tests.api.conftest import Api, CountingStore, data, execute
 
@@ -112,3 +117,53 @@ def test_store_calls_of_many_requests_wait_at_the_same_time() -> None:
         return await asyncio.gather(*(blocking(together.wait) for _ in range(20)))
 
     assert sorted(asyncio.run(all_at_once())) == list(range(20))
+
+
+STEPS: list[Step] = [
+    ("partOf", "out"),
+    ("partOf", "in"),
+    ("consumes", "out"),
+    ("supplies", "in"),
+    (None, "both"),
+]
+
+
+def breadth_first(store: Store, start: str, step: Step, depth: int) -> tuple[list[str], int]:
+    """The reference walk, one store call a level: the twins found in order, and the number of levels
+    it read (a level whose frontier is empty is not read)."""
+    seen, frontier, found, levels = {start}, [start], [], 0
+    for _ in range(depth):
+        if not frontier:
+            break
+        answer = store.neighbours(frontier, name=step[0], direction=step[1])
+        levels += 1
+        following = []
+        for twin_id in frontier:
+            for _rel, twin in answer.get(twin_id, []):
+                if twin.id not in seen:
+                    seen.add(twin.id)
+                    following.append(twin.id)
+        found.extend(following)
+        frontier = following
+    return found, levels
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(choice=st.data())
+def test_walked_answers_from_primed_levels_as_a_breadth_first_walk(demo: Api, choice: st.DataObject) -> None:
+    """``walked`` (a traversal answered from the loaders, without awaiting) finds what a breadth-first
+    walk finds, in its order, when a chain read has primed every level it needs; else it says so."""
+    ids = [twin.id for twin in demo.store.query_twins(limit=300).twins]
+    start = choice.draw(st.sampled_from(ids))
+    step = choice.draw(st.sampled_from(STEPS))
+    primed, depth = choice.draw(st.integers(1, 3)), choice.draw(st.integers(1, 4))
+
+    async def answer() -> list[str] | None:
+        loaders = Loaders(demo.store)
+        await loaders.chains.load((start, (step,) * primed))
+        root = TwinRef(TwinRecord(start, "dtmi:test:Any;1"), "UntypedTwin", loaders)
+        found = walked(loaders, root, [step], depth)
+        return None if found is None else [t.id for t in found]
+
+    expected, levels = breadth_first(demo.store, start, step, depth)
+    assert asyncio.run(answer()) == (expected if levels <= primed else None)
