@@ -97,6 +97,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
+from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
 import neo4j
@@ -869,14 +870,14 @@ class Neo4jStore(Store):
             for row in (yield query, {"ids": chunk, **params}):
                 level, twin_id, source, target, rel_id, name, rel_json, end_id, model, end_json = row
                 if level < 0:  # a twin asked for
-                    found[twin_id] = ends[twin_id] = Twin(twin_id, model, json.loads(end_json))
+                    found[twin_id] = ends[twin_id] = _decoded(twin_id, model, end_json)
                     continue
                 pairs = levels[level].setdefault(twin_id, {})
                 if rel_id is not None:
                     end = ends.get(end_id)
                     if end is None:
-                        end = ends[end_id] = Twin(end_id, model, json.loads(end_json))
-                    props = {} if rel_json is None else json.loads(rel_json)
+                        end = ends[end_id] = _decoded(end_id, model, end_json)
+                    props = {} if rel_json is None else _loads(rel_json)
                     pairs[source, rel_id] = (Relationship(rel_id, source, target, name, props), end)
         first, *later = levels
         return {i: found[i] for i in wanted if i in found}, [
@@ -1367,7 +1368,29 @@ def _twin(record: Sequence[Any]) -> Twin:
     """The twin of a record (or row) of the columns ``id, model, json``, in that order (unpacked as
     the tuple it is: reading the fields by name costs more than the rest of the conversion)."""
     twin_id, model, text = record
-    return Twin(twin_id, model, json.loads(text))
+    return _decoded(twin_id, model, text)
+
+
+def _decoded(twin_id: str, model: str, text: str) -> Twin:
+    """The twin whose properties the store wrote as ``text``: over a view of the decoded object, which
+    nothing else holds (not copied again, as ``Twin(...)`` would)."""
+    return Twin.over(twin_id, model, MappingProxyType(_loads(text)))
+
+
+_LONG_NUMBER = re.compile(r"[0-9]{19}")
+
+
+def _loads(text: str) -> Any:
+    """The value of JSON ``text`` the store wrote. orjson decodes it in a third of the json module's
+    time, but turns an integer beyond 64 bits into a float: text with a run of 19 digits (which such
+    an integer needs) goes to the json module, which keeps it exact, as does what orjson refuses (the
+    NaN, infinities and lone surrogates the json module writes)."""
+    if _LONG_NUMBER.search(text) is None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
 
 
 def _relationship(record: Sequence[Any]) -> Relationship:
@@ -1378,7 +1401,7 @@ def _relationship(record: Sequence[Any]) -> Relationship:
         source,
         target,
         name,
-        {} if text is None else json.loads(text),
+        {} if text is None else _loads(text),
     )
 
 

@@ -1003,3 +1003,25 @@ def test_async_reads_made_together_run_as_one_query_and_answer_each_its_own(
             await reads.aclose()
 
     asyncio.run(together())
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats()
+    | st.text(max_size=30)
+    | st.sampled_from(["\ud800", "a\udfffb", "1234567890123456789", "é€𝄞"]),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(value=st.dictionaries(st.text(max_size=8), JSON_VALUES, max_size=6))
+def test_properties_decode_as_the_json_module_decodes_them(value: dict[str, Any]) -> None:
+    """The store decodes the JSON it wrote with orjson where that gives the json module's value
+    exactly: integers beyond 64 bits stay integers, NaN and lone surrogates survive."""
+    text = neo4j_store._dumps(value, "a twin")
+    assert repr(neo4j_store._loads(text)) == repr(json.loads(text))
