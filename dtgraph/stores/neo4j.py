@@ -1377,20 +1377,30 @@ def _decoded(twin_id: str, model: str, text: str) -> Twin:
     return Twin.over(twin_id, model, MappingProxyType(_loads(text)))
 
 
-_LONG_NUMBER = re.compile(r"[0-9]{19}")
+_HUGE = 2.0**63
 
 
 def _loads(text: str) -> Any:
-    """The value of JSON ``text`` the store wrote. orjson decodes it in a third of the json module's
-    time, but turns an integer beyond 64 bits into a float: text with a run of 19 digits (which such
-    an integer needs) goes to the json module, which keeps it exact, as does what orjson refuses (the
-    NaN, infinities and lone surrogates the json module writes)."""
-    if _LONG_NUMBER.search(text) is None:
-        try:
-            return orjson.loads(text)
-        except orjson.JSONDecodeError:
-            pass
-    return json.loads(text)
+    """The value of JSON ``text`` the store wrote. orjson decodes it in a quarter of the json module's
+    time, but turns an integer beyond 64 bits into a float: a value with a float that large (beyond
+    ±2**63) is decoded again by the json module, which keeps such integers exact, as is what orjson
+    refuses (the NaN, infinities and lone surrogates the json module writes)."""
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+    return json.loads(text) if _has_huge_float(value) else value
+
+
+def _has_huge_float(value: Any) -> bool:
+    for item in value.values() if type(value) is dict else value:
+        kind = type(item)
+        if kind is float:
+            if not -_HUGE < item < _HUGE:
+                return True
+        elif (kind is dict or kind is list) and _has_huge_float(item):
+            return True
+    return False
 
 
 def _relationship(record: Sequence[Any]) -> Relationship:
