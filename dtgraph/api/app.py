@@ -471,5 +471,4 @@ class _HttpMetrics:
         try:
             await self.app(scope, receive, watched_send)
         finally:
-            self.metrics.http_requests.labels(route, str(status)).inc()
-            self.metrics.http_seconds.labels(route).observe(time.perf_counter() - started)
+            self.metrics.record_http(route, status, time.perf_counter() - started)

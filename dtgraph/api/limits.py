@@ -147,8 +147,9 @@ class Timeout:
                 started = True
             await send(event)
 
-        try:
-            await asyncio.wait_for(self.app(scope, receive, watched_send), self.seconds)
+        try:  # a timeout scope, not wait_for: no task of its own for each request
+            async with asyncio.timeout(self.seconds):
+                await self.app(scope, receive, watched_send)
         except TimeoutError:
             if not started:
                 message = f"the request took longer than the limit of {self.seconds:g} seconds"

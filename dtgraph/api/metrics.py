@@ -86,6 +86,10 @@ class Metrics:
             "dtgraph_store_seconds", "store call latency by method", ["method"], buckets=_LATENCY, registry=r
         )
         self._names: set[str] = set()
+        # each time series' child, by its labels (all bounded): ``labels()`` costs more than the update
+        self._operations: dict[tuple[str, str], tuple[Any, Any]] = {}
+        self._http: dict[tuple[str, int], tuple[Any, Any]] = {}
+        self._store: dict[str, Any] = {}
 
     def exposition(self) -> bytes:
         """The metrics in the Prometheus text format."""
@@ -105,8 +109,12 @@ class Metrics:
 
     def record_operation(self, name: str | None, kind: str, seconds: float, errors: Sequence[str]) -> None:
         labels = (self.operation_label(name), kind)
-        self.graphql_requests.labels(*labels).inc()
-        self.graphql_seconds.labels(*labels).observe(seconds)
+        children = self._operations.get(labels)
+        if children is None:
+            children = (self.graphql_requests.labels(*labels), self.graphql_seconds.labels(*labels))
+            self._operations[labels] = children
+        children[0].inc()
+        children[1].observe(seconds)
         for code in errors:
             self.graphql_errors.labels(code).inc()
 
@@ -130,8 +138,20 @@ class Metrics:
 
     # --- store calls ------------------------------------------------------------------------------
 
+    def record_http(self, route: str, status: int, seconds: float) -> None:
+        """An HTTP request to ``route`` (one of the app's, or ``other``) answered with ``status``."""
+        children = self._http.get((route, status))
+        if children is None:
+            children = (self.http_requests.labels(route, str(status)), self.http_seconds.labels(route))
+            self._http[route, status] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
     def timed(self, method: str) -> _Timer:
-        return _Timer(self.store_seconds.labels(method))
+        child = self._store.get(method)
+        if child is None:
+            child = self._store[method] = self.store_seconds.labels(method)
+        return _Timer(child)
 
 
 def _error_codes(context: Any) -> list[str]:
