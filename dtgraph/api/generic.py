@@ -287,7 +287,7 @@ def walked(loaders: Loaders, root: TwinRef, steps: Sequence[Step], depth: int) -
     """What :func:`walk` answers, when the loaders hold every level of it already (a traversal read
     with the levels above it primes them), else None: answered at once, a nested traversal gives
     graphql-core nothing to await, so the list above it needs no task per row."""
-    cached = loaders.neighbours.cache_map
+    read = loaders.neighbours.now
     seen = {root.twin.id}
     frontier = [root.twin.id]
     found: list[TwinRecord] = []
@@ -297,10 +297,10 @@ def walked(loaders: Loaders, root: TwinRef, steps: Sequence[Step], depth: int) -
         following: list[TwinRecord] = []
         for twin_id in frontier:
             for name, direction in steps:
-                future = cached.get((twin_id, name, direction))
-                if future is None or not future.done() or future.cancelled() or future.exception():
+                pairs = read((twin_id, name, direction))
+                if pairs is None:
                     return None  # not read yet, or failed: walk reads it (and raises what failed)
-                for _rel, twin in future.result():
+                for _rel, twin in pairs[0]:
                     if twin.id not in seen:
                         seen.add(twin.id)
                         following.append(twin)

@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from strawberry.dataloader import DataLoader
 
 from dtgraph.api import SchemaHolder
 from dtgraph.api.generic import TwinRef, walked
-from dtgraph.api.loaders import Loaders, blocking
+from dtgraph.api.loaders import Loader, Loaders, blocking
 from dtgraph.graph.records import Twin as TwinRecord
 from dtgraph.graph.service import TwinGraph
 from dtgraph.stores.base import Step, Store
@@ -167,3 +170,51 @@ def test_walked_answers_from_primed_levels_as_a_breadth_first_walk(demo: Api, ch
 
     expected, levels = breadth_first(demo.store, start, step, depth)
     assert asyncio.run(answer()) == (expected if levels <= primed else None)
+
+
+LOADER_OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("prime"), st.integers(0, 5), st.integers(0, 99), st.booleans()),
+        st.tuples(st.just("load"), st.integers(0, 5)),
+        st.tuples(st.just("clear"), st.integers(0, 5)),
+        st.tuples(st.just("clear_all")),
+        st.tuples(st.just("settle")),
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(ops=LOADER_OPS)
+def test_loader_answers_as_strawberrys_data_loader(ops: list[tuple[Any, ...]]) -> None:
+    """``Loader`` keeps primed values plain until loaded: every load gets what strawberry's
+    ``DataLoader`` gives after the same primes, loads and clears, and the store is asked the same."""
+
+    async def run(make: Callable[..., DataLoader[int, str]]) -> tuple[list[str], list[list[int]]]:
+        batches: list[list[int]] = []
+
+        async def load_fn(keys: list[int]) -> list[str]:
+            batches.append(list(keys))
+            return [f"read {k}" for k in keys]
+
+        loader = make(load_fn)
+        waiting: list[Awaitable[str]] = []
+        answers: list[str] = []
+        for op in [*ops, ("settle",)]:
+            if op[0] == "prime":
+                loader.prime(op[1], f"primed {op[2]}", force=op[3])
+            elif op[0] == "load":
+                waiting.append(loader.load(op[1]))
+            elif op[0] == "clear":
+                if isinstance(loader, Loader) or loader.cache_map.get(op[1]) is not None:
+                    loader.clear(op[1])  # strawberry's raises for a key it does not hold
+            elif op[0] == "clear_all":
+                loader.clear_all()
+            elif op[0] == "settle":
+                answers.extend(await asyncio.gather(*waiting))
+                waiting = []
+        return answers, batches
+
+    mine = asyncio.run(run(Loader))
+    theirs = asyncio.run(run(lambda fn: DataLoader(load_fn=fn)))
+    assert mine == theirs
