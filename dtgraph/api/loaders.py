@@ -110,8 +110,10 @@ class Loader(DataLoader[K, V]):
     def prime(self, key: K, value: V, force: bool = False) -> None:
         batch = self.batch
         if batch is not None and batch.tasks and not batch.dispatched:
-            # a load of it may wait in the batch: strawberry's prime answers it
-            self.primed.pop(key, None)
+            # a load of it may wait in the batch: strawberry's prime answers it (over a plain value
+            # primed before, which it would have held as a future)
+            if key in self.primed:
+                super().prime(key, self.primed.pop(key))
             super().prime(key, value, force)
         elif force:
             if self.cache_map.get(key) is not None:
