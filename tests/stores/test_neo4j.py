@@ -212,6 +212,28 @@ def test_values_round_trip_exactly(store: Neo4jStore) -> None:
     assert store.relationships(["nested"], direction="both") == {"nested": [rel]}  # a loop, listed once
 
 
+def test_the_ends_of_a_traversal_read_as_twins_read_by_id(store: Neo4jStore) -> None:
+    """Their properties are decoded when first read (:class:`_Stored`): exactly, equal either way round
+    to those of the same twin read by id, and written back as they were."""
+    twin = Twin("nested", MACHINE, NESTED)
+    other = Twin("other", MACHINE, {"n": 2**64, "s": "\ud800"})
+    rels = [Relationship("r", "nested", "other", "feeds"), Relationship("q", "other", "nested", "feeds")]
+    store.apply(Batch(twins=[twin, other], relationships=rels))
+    found, levels = store.twins_along(["nested"], [("feeds", "out"), ("feeds", "out")])
+    ((_, end),) = levels[0]["nested"]
+    ((_, back),) = levels[1]["other"]
+    by_id = store.get_twins(["nested", "other"])
+    assert type(end.properties).__name__ == "_Stored"
+    assert end == by_id["other"] and by_id["other"] == end and end == other
+    assert back == twin and found["nested"] == by_id["nested"] and twin == back
+    assert json_identical(dict(back.properties), NESTED) and json_identical(back.properties, NESTED)
+    assert end.properties["n"] == 2**64 and type(end.properties["n"]) is int
+    assert json.loads(neo4j_store._dumps(dict(end.properties), "a twin")) == other.properties
+    store.apply(Batch(twins=[Twin("copy", MACHINE, back.properties)]))
+    assert json_identical(store.get_twins(["copy"])["copy"].properties, NESTED)
+    assert back.to_json() == twin.to_json()
+
+
 def json_identical(a: Any, b: Any) -> bool:
     """Equal with types kept apart (1 vs 1.0 vs True) and -0.0 vs 0.0 told apart."""
     if isinstance(a, Mapping) and isinstance(b, Mapping):
