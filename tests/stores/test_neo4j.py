@@ -213,17 +213,27 @@ def test_values_round_trip_exactly(store: Neo4jStore) -> None:
 
 
 def test_the_ends_of_a_traversal_read_as_twins_read_by_id(store: Neo4jStore) -> None:
-    """Their properties are decoded when first read (:class:`_Stored`): exactly, equal either way round
-    to those of the same twin read by id, and written back as they were."""
+    """Their properties, and the relationships', are decoded when first read (:class:`_Stored`):
+    exactly, equal either way round to those of the same twin read by id, and written back as they
+    were."""
     twin = Twin("nested", MACHINE, NESTED)
     other = Twin("other", MACHINE, {"n": 2**64, "s": "\ud800"})
-    rels = [Relationship("r", "nested", "other", "feeds"), Relationship("q", "other", "nested", "feeds")]
+    rels = [
+        Relationship("r", "nested", "other", "feeds", {"rate": NESTED["floats"], "big": 2**65}),
+        Relationship("q", "other", "nested", "feeds"),
+    ]
     store.apply(Batch(twins=[twin, other], relationships=rels))
     found, levels = store.twins_along(["nested"], [("feeds", "out"), ("feeds", "out")])
     ((_, end),) = levels[0]["nested"]
     ((_, back),) = levels[1]["other"]
     by_id = store.get_twins(["nested", "other"])
     assert type(end.properties).__name__ == "_Stored"
+    assert [rel for rel, _ in levels[0]["nested"]] == [rels[0]] and [
+        rel for rel, _ in levels[1]["other"]
+    ] == [rels[1]]
+    assert rels[0] == levels[0]["nested"][0][0] and json_identical(
+        levels[0]["nested"][0][0].properties, rels[0].properties
+    )
     assert end == by_id["other"] and by_id["other"] == end and end == other
     assert back == twin and found["nested"] == by_id["nested"] and twin == back
     assert json_identical(dict(back.properties), NESTED) and json_identical(back.properties, NESTED)
