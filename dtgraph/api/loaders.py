@@ -101,7 +101,7 @@ class BlockingReads:
 class Loader(DataLoader[K, V]):
     """strawberry's data loader, whose primed values stay plain until they are loaded. A traversal
     primes every level and every twin it reads, and most are never loaded: a future for each (what
-    strawberry's ``prime`` makes) cost a tenth of the server's CPU on a 2-hop request."""
+    strawberry's ``prime`` makes) cost 4 % of the server's CPU on a 2-hop request (0.78 -> 0.75 ms)."""
 
     def __init__(self, load_fn: Callable[[list[K]], Awaitable[Sequence[V | BaseException]]]) -> None:
         super().__init__(load_fn=load_fn)

@@ -107,6 +107,15 @@ class Metrics:
             self._names.add(name)
         return name
 
+    def record_http(self, route: str, status: int, seconds: float) -> None:
+        """An HTTP request to ``route`` (one of the app's, or ``other``) answered with ``status``."""
+        children = self._http.get((route, status))
+        if children is None:
+            children = (self.http_requests.labels(route, str(status)), self.http_seconds.labels(route))
+            self._http[route, status] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
     def record_operation(self, name: str | None, kind: str, seconds: float, errors: Sequence[str]) -> None:
         labels = (self.operation_label(name), kind)
         children = self._operations.get(labels)
@@ -137,15 +146,6 @@ class Metrics:
         return _Recorder
 
     # --- store calls ------------------------------------------------------------------------------
-
-    def record_http(self, route: str, status: int, seconds: float) -> None:
-        """An HTTP request to ``route`` (one of the app's, or ``other``) answered with ``status``."""
-        children = self._http.get((route, status))
-        if children is None:
-            children = (self.http_requests.labels(route, str(status)), self.http_seconds.labels(route))
-            self._http[route, status] = children
-        children[0].inc()
-        children[1].observe(seconds)
 
     def timed(self, method: str) -> _Timer:
         child = self._store.get(method)

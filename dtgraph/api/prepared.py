@@ -178,7 +178,7 @@ class PreparedQueries:
             kind = _extension_class(factory)
             if kind is TranslateErrors:
                 translate_errors = True
-            elif kind is None or not issubclass(kind, _BEFORE_EXECUTION):
+            elif kind not in _BEFORE_EXECUTION:  # a subclass may do more: not known
                 return False, False
         return True, translate_errors
 

@@ -1434,7 +1434,14 @@ def _loads(text: str) -> Any:
 
 
 def _has_huge_float(value: Any) -> bool:
-    for item in value.values() if type(value) is dict else value:
+    items: Iterable[Any]
+    if type(value) is dict:
+        items = value.values()
+    elif type(value) is list:
+        items = value
+    else:
+        return type(value) is float and not -_HUGE < value < _HUGE
+    for item in items:  # the common case inline: a call an item costs as much as the decoding
         kind = type(item)
         if kind is float:
             if not -_HUGE < item < _HUGE:
