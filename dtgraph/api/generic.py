@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -268,16 +268,11 @@ async def walk(
         if not frontier:
             break
         keys = [(t, name, direction) for t in frontier for name, direction in steps]
-        following: list[TwinRecord] = []
         if depth == 1 and len(keys) == 1 and (below := steps_below(_raw(info))):
             answers = [await loaders.neighbours_of(*keys[0], below)]
         else:
             answers = await loaders.neighbours.load_many(keys)
-        for pairs in answers:
-            for _rel, twin in pairs:
-                if twin.id not in seen:
-                    seen.add(twin.id)
-                    following.append(twin)
+        following = _unseen(answers, seen)
         found.extend(wrap(info, t, loaders) for t in following)
         frontier = [t.id for t in following]
     return found
@@ -289,24 +284,31 @@ def walked(loaders: Loaders, root: TwinRef, steps: Sequence[Step], depth: int) -
     graphql-core nothing to await, so the list above it needs no task per row."""
     read = loaders.neighbours.now
     seen = {root.twin.id}
-    frontier = [root.twin.id]
+    level = [root.twin.id]
     found: list[TwinRecord] = []
     for _ in range(depth):
-        if not frontier:
-            break
-        following: list[TwinRecord] = []
-        for twin_id in frontier:
-            for name, direction in steps:
-                pairs = read((twin_id, name, direction))
-                if pairs is None:
-                    return None  # not read yet, or failed: walk reads it (and raises what failed)
-                for _rel, twin in pairs[0]:
-                    if twin.id not in seen:
-                        seen.add(twin.id)
-                        following.append(twin)
+        answers = [read((t, name, direction)) for t in level for name, direction in steps]
+        ready = [answer[0] for answer in answers if answer is not None]
+        if len(ready) < len(answers):
+            return None  # not read yet, or failed: walk reads it (and raises what failed)
+        following = _unseen(ready, seen)
         found.extend(following)
-        frontier = [t.id for t in following]
+        level = [t.id for t in following]
     return found
+
+
+def _unseen(
+    answers: Iterable[list[tuple[RelationshipRecord, TwinRecord]]], seen: set[str]
+) -> list[TwinRecord]:
+    """The twins at the other ends in ``answers`` that are not in ``seen``, in order and each once (added
+    to ``seen``): one level of a breadth-first walk."""
+    following: list[TwinRecord] = []
+    for pairs in answers:
+        for _rel, twin in pairs:
+            if twin.id not in seen:
+                seen.add(twin.id)
+                following.append(twin)
+    return following
 
 
 def _raw(info: AnyInfo) -> GraphQLResolveInfo[Any]:
