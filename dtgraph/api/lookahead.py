@@ -23,6 +23,7 @@ from graphql import (
     GraphQLInterfaceType,
     GraphQLObjectType,
     GraphQLResolveInfo,
+    VariableNode,
     get_named_type,
 )
 from graphql.execution.values import VariableValues, get_argument_values
@@ -48,14 +49,33 @@ def steps_below(info: GraphQLResolveInfo[Any]) -> tuple[Step, ...]:
     plans: dict[int, tuple[Step, ...]] = info.context.lookahead
     known = plans.get(id(node))
     if known is None:
-        variables: Any = info.variable_values
-        if isinstance(variables, dict):  # strawberry hands resolvers the coerced values alone
-            variables = VariableValues({}, variables)
-        known = plans[id(node)] = _chain(node, info.return_type, variables)
+        kept = _KEPT.get(id(node))
+        if kept is not None and kept[0] is node and kept[1] is info.return_type:
+            known = kept[2]
+        else:
+            variables: Any = info.variable_values
+            if isinstance(variables, dict):  # strawberry hands resolvers the coerced values alone
+                variables = VariableValues({}, variables)
+            used: list[bool] = []
+            known = _chain(node, info.return_type, variables, used)
+            if not used:  # the same for every request of this document (a prepared one comes again)
+                if len(_KEPT) >= _MAX_KEPT:
+                    _KEPT.clear()
+                _KEPT[id(node)] = (node, info.return_type, known)
+        plans[id(node)] = known
     return known
 
 
-def _chain(node: FieldNode, return_type: Any, variables: VariableValues) -> tuple[Step, ...]:
+# plans that depend on no variable, by field node (kept with the node and the field's type, which
+# belongs to one schema, so that an id reused by another node or a rebuilt schema is not mistaken)
+_KEPT: dict[int, tuple[FieldNode, Any, tuple[Step, ...]]] = {}
+_MAX_KEPT = 4096
+
+
+def _chain(
+    node: FieldNode, return_type: Any, variables: VariableValues, used: list[bool]
+) -> tuple[Step, ...]:
+    """The chain below ``node``; ``used`` gets an entry when a variable's value decided it."""
     steps: list[Step] = []
     parent = get_named_type(return_type)
     while len(steps) < MAX_STEPS and node.selection_set is not None:
@@ -66,7 +86,7 @@ def _chain(node: FieldNode, return_type: Any, variables: VariableValues) -> tupl
             if not isinstance(selection, FieldNode) or selection.name.value not in parent.fields:
                 continue
             field = parent.fields[selection.name.value]
-            step = _step(selection, field, variables)
+            step = _step(selection, field, variables, used)
             if step is not None:
                 found.append((selection, field, step))
         if len(found) != 1 or found[0][0].directives:
@@ -77,13 +97,15 @@ def _chain(node: FieldNode, return_type: Any, variables: VariableValues) -> tupl
     return tuple(steps)
 
 
-def _step(node: FieldNode, field: GraphQLField, variables: VariableValues) -> Step | None:
+def _step(node: FieldNode, field: GraphQLField, variables: VariableValues, used: list[bool]) -> Step | None:
     """The traversal ``node`` asks for, if it is one that reads one level of neighbours."""
     name = field.extensions.get(RELATIONSHIP_FIELD)
     if name is not None:
         return str(name), "out"
     if node.name.value != "related" or set(field.args) != _GENERIC_ARGS:
         return None
+    if any(isinstance(argument.value, VariableNode) for argument in node.arguments or ()):
+        used.append(True)
     try:
         args = get_argument_values(field, node, variables)
     except GraphQLError:  # the field's own resolution reports it

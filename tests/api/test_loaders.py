@@ -218,3 +218,28 @@ def test_loader_answers_as_strawberrys_data_loader(ops: list[tuple[Any, ...]]) -
     mine = asyncio.run(run(Loader))
     theirs = asyncio.run(run(lambda fn: DataLoader(load_fn=fn)))
     assert mine == theirs
+
+
+@pytest.mark.parametrize("on_loop", [False, True], ids=["threads", "on-loop"])
+def test_a_plan_decided_by_variables_follows_them_from_request_to_request(demo: Api, on_loop: bool) -> None:
+    """The same document (parsed once, so the same field nodes) sent with other variable values plans
+    the traversal they ask for each time; a plan that depends on no variable is kept between requests."""
+    counting = CountingStore(demo.store)
+    graph = TwinGraph(counting)
+    holder = SchemaHolder(graph)
+    assert holder.schema is not None
+    for name in ("supplies", "consumes", "supplies", "partOf"):
+        answers = []
+        for text in (FROM_ONE, IN_FRAGMENTS[FROM_ONE]):
+            counting.reset()
+            answers.append(data(execute(holder, text, graph, on_loop=on_loop, name=name)))
+            if text is FROM_ONE:
+                assert counting.calls == {"twins_along": 1}
+        assert answers[0] == answers[1], name
+    constant = """{ twin(id: "site-0-plant-0-line-0") { id
+        related(name: "consumes") { id related(name: "supplies", direction: IN) { id } } } }"""
+    for _ in range(2):
+        counting.reset()
+        found = data(execute(holder, constant, graph, on_loop=on_loop))
+        assert counting.calls == {"twins_along": 1}
+        assert all(part["related"] for part in found["twin"]["related"])
