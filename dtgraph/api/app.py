@@ -2,7 +2,8 @@
 
 ``create_app(settings)`` opens the store the settings name (and closes it at shutdown); pass ``graph``
 to serve a graph opened by the caller (the caller closes its store). Requests go through, outermost
-first: HTTP metrics, CORS, the body-size limit, the request timeout, then the routes. ``/graphql``
+first: HTTP metrics, CORS (when origins are configured), the body-size limit, the request timeout, then
+the routes. ``/graphql``
 checks the caller's API key (see :mod:`dtgraph.api.auth`) and answers 401 without one unless an
 anonymous role is configured; the GraphiQL page itself (a browser's GET without a query) is served to
 anyone, and asks for the key as a header. Each GraphQL request runs against the schema the
@@ -170,15 +171,18 @@ def create_app(
                 if owned:
                     store.close()
 
-    middleware = [
-        Middleware(_HttpMetrics, metrics=metrics),
+    cors = [  # none without origins: pages on other sites get no access either way (a preflight: 405)
         Middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "OPTIONS"],
             allow_headers=["Authorization", "Content-Type", "GraphQL-Require-Preflight"],
             max_age=600,
-        ),
+        )
+    ]
+    middleware = [
+        Middleware(_HttpMetrics, metrics=metrics),
+        *(cors if settings.cors_origins else []),
         Middleware(BodyLimit, max_bytes=settings.max_body_bytes, max_upload_bytes=settings.max_upload_bytes),
         Middleware(Timeout, seconds=settings.request_timeout),
     ]
