@@ -161,21 +161,34 @@ class Loaders:
         self.store = store
         # the store's blocking reads through ``read``, or those the server opened on its loop
         self.reads: AsyncReads = BlockingReads(store)
-        self.twins: Loader[str, Twin | None] = Loader(self._load_twins)
-        self.relationships: Loader[RelationshipsKey, list[Relationship]] = Loader(self._load_relationships)
-        self.neighbours: Loader[RelationshipsKey, list[tuple[Relationship, Twin]]] = Loader(
-            self._load_neighbours
-        )
-        self.chains: Loader[ChainKey, list[tuple[Relationship, Twin]]] = Loader(self._load_chains)
-        self.starts: Loader[ChainKey, Twin | None] = Loader(self._load_starts)
+
+    # each loader is made when the request first uses it: most requests use two of the five
+
+    @functools.cached_property
+    def twins(self) -> Loader[str, Twin | None]:
+        return Loader(self._load_twins)
+
+    @functools.cached_property
+    def relationships(self) -> Loader[RelationshipsKey, list[Relationship]]:
+        return Loader(self._load_relationships)
+
+    @functools.cached_property
+    def neighbours(self) -> Loader[RelationshipsKey, list[tuple[Relationship, Twin]]]:
+        return Loader(self._load_neighbours)
+
+    @functools.cached_property
+    def chains(self) -> Loader[ChainKey, list[tuple[Relationship, Twin]]]:
+        return Loader(self._load_chains)
+
+    @functools.cached_property
+    def starts(self) -> Loader[ChainKey, Twin | None]:
+        return Loader(self._load_starts)
 
     def clear(self) -> None:
         """Forget what was read (after a write in the same request)."""
-        self.twins.clear_all()
-        self.relationships.clear_all()
-        self.neighbours.clear_all()
-        self.chains.clear_all()
-        self.starts.clear_all()
+        for made in list(vars(self).values()):
+            if isinstance(made, Loader):
+                made.clear_all()
 
     async def neighbours_of(
         self,

@@ -243,3 +243,22 @@ def test_a_plan_decided_by_variables_follows_them_from_request_to_request(demo: 
         found = data(execute(holder, constant, graph, on_loop=on_loop))
         assert counting.calls == {"twins_along": 1}
         assert all(part["related"] for part in found["twin"]["related"])
+
+
+def test_clearing_forgets_what_each_loader_read(demo: Api) -> None:
+    """``Loaders.clear`` (after a write) empties every loader the request made, primed values too, and
+    a loader made after it starts empty."""
+    ids = [twin.id for twin in demo.store.query_twins(limit=3).twins]
+
+    async def run() -> None:
+        loaders = Loaders(demo.store)
+        await loaders.twins.load_many(ids)
+        loaders.neighbours.prime((ids[0], "partOf", "out"), [])
+        assert all(loaders.twins.has(i) for i in ids) and loaders.neighbours.has((ids[0], "partOf", "out"))
+        loaders.clear()
+        assert not any(loaders.twins.has(i) for i in ids)
+        assert not loaders.neighbours.has((ids[0], "partOf", "out"))
+        assert not loaders.starts.has((ids[0], (("partOf", "out"),)))
+        assert [t.id for t in await loaders.twins.load_many(ids) if t is not None] == ids
+
+    asyncio.run(run())
