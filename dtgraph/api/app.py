@@ -3,10 +3,9 @@
 ``create_app(settings)`` opens the store the settings name (and closes it at shutdown); pass ``graph``
 to serve a graph opened by the caller (the caller closes its store). Requests go through, outermost
 first: HTTP metrics, CORS (when origins are configured), the body-size limit, the request timeout, then
-the routes. ``/graphql``
-checks the caller's API key (see :mod:`dtgraph.api.auth`) and answers 401 without one unless an
-anonymous role is configured; the GraphiQL page itself (a browser's GET without a query) is served to
-anyone, and asks for the key as a header. Each GraphQL request runs against the schema the
+the routes. ``/graphql`` checks the caller's API key (see :mod:`dtgraph.api.auth`) and answers 401
+without one unless an anonymous role is configured; the GraphiQL page itself (a browser's GET without a
+query) is served to anyone, and asks for the key as a header. Each GraphQL request runs against the schema the
 :class:`~dtgraph.api.schema.SchemaHolder` holds at that moment, so a model change takes effect without a
 restart. WebSocket clients speak ``graphql-transport-ws``; they may send their key in the handshake's
 ``Authorization`` header or as ``{"Authorization": "Bearer KEY"}`` in the ``connection_init`` payload;

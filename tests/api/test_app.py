@@ -275,27 +275,24 @@ def test_cors(serve: Any) -> None:
     )
     assert other.status_code == 400
     assert "access-control-allow-origin" not in other.headers
-    response = httpx.post(
-        f"{url}/graphql",
-        json={"query": "{ models { id } }"},
-        headers={**bearer(READER), "Origin": "https://app.example.com"},
-    )
+    response = from_page(url, "https://app.example.com")
     assert response.headers["access-control-allow-origin"] == "https://app.example.com"
+
+
+def from_page(url: str, origin: str) -> httpx.Response:
+    """A query sent as a browser on a page of ``origin`` sends it."""
+    return httpx.post(
+        f"{url}/graphql", json={"query": "{ models { id } }"}, headers={**bearer(READER), "Origin": origin}
+    )
 
 
 def test_without_cors_origins_no_page_elsewhere_gets_access(serve: Any) -> None:
     url = serve()
-    preflight = httpx.options(
-        f"{url}/graphql",
-        headers={"Origin": "https://app.example.com", "Access-Control-Request-Method": "POST"},
-    )
+    asks = {"Origin": "https://app.example.com", "Access-Control-Request-Method": "POST"}
+    preflight = httpx.options(f"{url}/graphql", headers=asks)
     assert preflight.status_code == 405
     assert "access-control-allow-origin" not in preflight.headers
-    response = httpx.post(
-        f"{url}/graphql",
-        json={"query": "{ models { id } }"},
-        headers={**bearer(READER), "Origin": "https://app.example.com"},
-    )
+    response = from_page(url, "https://app.example.com")
     assert response.status_code == 200 and response.json()["data"]["models"]
     assert "access-control-allow-origin" not in response.headers
 
