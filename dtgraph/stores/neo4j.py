@@ -101,7 +101,6 @@ from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
 import neo4j
-import orjson
 from neo4j.exceptions import (
     AuthError,
     ConstraintError,
@@ -113,7 +112,7 @@ from neo4j.exceptions import (
 
 from dtgraph.graph.records import Relationship, RelationshipKey, Twin
 from dtgraph.stores._collector import collector_paused
-from dtgraph.stores._packed import json_default
+from dtgraph.stores._json_text import NO_PROPERTIES, Stored, dumps, encodable, loads
 from dtgraph.stores.base import AsyncReads, Batch, Capabilities, Direction, Filter, Levels, Page, Step, Store
 from dtgraph.stores.errors import StoreError, StoreUnavailable
 
@@ -274,7 +273,8 @@ class Neo4jStore(Store):
 
     def _rows(self, query: str, **params: Any) -> list[list[Any]]:
         """The rows of ``query``, a query of :func:`_collected`'s shape, read by :meth:`_read`."""
-        rows: list[list[Any]] = self._read(query, **params)[0][0]
+        (record,) = self._read(query, **params)
+        rows: list[list[Any]] = record[0]
         return rows
 
     def _run(self, reads: _Reads[T]) -> T:
@@ -870,14 +870,14 @@ class Neo4jStore(Store):
             for row in (yield query, {"ids": chunk, **params}):
                 level, twin_id, source, target, rel_id, name, rel_json, end_id, model, end_json = row
                 if level < 0:  # a twin asked for
-                    found[twin_id] = ends[twin_id] = Twin.over(twin_id, model, _Stored(end_json))
+                    found[twin_id] = ends[twin_id] = Twin.over(twin_id, model, Stored(end_json))
                     continue
                 pairs = levels[level].setdefault(twin_id, {})
                 if rel_id is not None:
                     end = ends.get(end_id)
                     if end is None:
-                        end = ends[end_id] = Twin.over(end_id, model, _Stored(end_json))
-                    props = _NO_PROPERTIES if rel_json is None else _Stored(rel_json)
+                        end = ends[end_id] = Twin.over(end_id, model, Stored(end_json))
+                    props = NO_PROPERTIES if rel_json is None else Stored(rel_json)
                     pairs[source, rel_id] = (Relationship.over(rel_id, source, target, name, props), end)
         first, *later = levels
         return {i: found[i] for i in wanted if i in found}, [
@@ -1051,13 +1051,14 @@ class _AsyncReads:
         try:
             query, params = next(reads)
             while True:
-                query, params = reads.send((await self._read(query, params))[0][0])
+                query, params = reads.send(await self._rows(query, params))
         except StopIteration as answered:
             return answered.value  # type: ignore[no-any-return]
 
-    async def _read(self, query: str, params: dict[str, Any]) -> list[neo4j.Record]:
-        """As :meth:`Neo4jStore._read`: an auto-commit read after every write made through the
-        store's driver (its bookmarks), retried after retryable errors."""
+    async def _rows(self, query: str, params: dict[str, Any]) -> list[list[Any]]:
+        """As :meth:`Neo4jStore._rows` (a query of :func:`_collected`'s shape) and its ``_read``: an
+        auto-commit read after every write made through the store's driver (its bookmarks), retried
+        after retryable errors."""
         delay, deadline = 0.05, time.monotonic() + _READ_RETRY_TIME
         bookmarks = neo4j.Bookmarks.from_raw_values(
             self._store._driver.execute_query_bookmark_manager.get_bookmarks()
@@ -1070,7 +1071,9 @@ class _AsyncReads:
                     bookmarks=bookmarks,
                 ) as session:
                     result = await session.run(query, params)
-                    return [record async for record in result]
+                    (record,) = [record async for record in result]  # the one of _collected's shape
+                    rows: list[list[Any]] = record[0]
+                    return rows
             except (Neo4jError, DriverError) as exc:
                 if not exc.is_retryable() or time.monotonic() + delay > deadline:
                     raise
@@ -1182,7 +1185,7 @@ class _Plan:
             model_id = doc.get("@id") if isinstance(doc, Mapping) else None
             if not isinstance(model_id, str) or not model_id:
                 raise StoreError(f"a model document needs a string '@id'; got {str(doc)[:80]!r}")
-            plan.models[model_id] = _dumps(doc, f"model '{model_id}'")
+            plan.models[model_id] = dumps(doc, f"model '{model_id}'")
         plan.delete_models = [m for m in dict.fromkeys(batch.delete_models) if m not in plan.models]
         plan.delete_twins = list(dict.fromkeys(batch.delete_twins))
         plan.delete_relationships = list(dict.fromkeys(batch.delete_relationships))
@@ -1194,40 +1197,11 @@ class _Plan:
                 "t": rel.target,
                 "i": rel.id,
                 "n": rel.name,
-                "j": _dumps(dict(rel.properties), f"relationship '{rel.id}' of '{rel.source}'")
+                "j": dumps(dict(rel.properties), f"relationship '{rel.id}' of '{rel.source}'")
                 if rel.properties
                 else None,
             }
         return plan
-
-
-def _dumps(value: Any, what: str) -> str:
-    # orjson is ten times faster; it refuses what it cannot write exactly (integers beyond 64 bits, lone
-    # surrogates, keys that are not strings) and writes NaN and infinities as null, so text with a null
-    # in it is written again by the standard library, which keeps them
-    try:  # not ``suppress``: entering a context manager costs more than orjson's work on a twin
-        raw = orjson.dumps(value, default=json_default)
-    except orjson.JSONEncodeError:
-        pass
-    else:
-        if b"null" not in raw:
-            return raw.decode()
-    try:
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=json_default)
-    except (TypeError, ValueError) as exc:
-        raise StoreError(f"{what} cannot be written as JSON; nothing was changed: {exc}") from exc
-    return text if _encodable(text) else json.dumps(value, separators=(",", ":"), default=json_default)
-
-
-def _encodable(text: str) -> bool:
-    """Whether Bolt can carry ``text`` (UTF-8 cannot encode a lone surrogate)."""
-    if text.isascii():
-        return True
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _twin_row(twin: Twin) -> dict[str, Any]:
@@ -1235,17 +1209,17 @@ def _twin_row(twin: Twin) -> dict[str, Any]:
         "id": twin.id,
         "model": twin.model,
         # a dict: orjson writes a record's read-only view only through a call of ``json_default``
-        "json": _dumps(dict(twin.properties), f"twin '{twin.id}'"),
+        "json": dumps(dict(twin.properties), f"twin '{twin.id}'"),
     }
     for name, value in twin.properties.items():
-        if "." in name or not _encodable(name):
+        if "." in name or not encodable(name):
             continue
         kind = type(value)  # the common scalars first, as _index would copy them
-        if kind is float or kind is bool or (kind is str and _encodable(value)):
+        if kind is float or kind is bool or (kind is str and encodable(value)):
             row["p_" + name] = value
         elif _index(row, name, value) == "component":
             for member, inner in value.items():
-                if "." not in member and _encodable(member):
+                if "." not in member and encodable(member):
                     _index(row, f"{name}.{member}", inner, inner=True)
     return row
 
@@ -1272,7 +1246,7 @@ def _tag(value: Any) -> str | None:
     if isinstance(value, int):
         return None if _INT64_MIN <= value <= _INT64_MAX else "number"
     if isinstance(value, str):
-        return None if _encodable(value) else "string"
+        return None if encodable(value) else "string"
     if value is None:
         return "null"
     if isinstance(value, Mapping):
@@ -1368,87 +1342,8 @@ def _twin(record: Sequence[Any]) -> Twin:
     """The twin of a record (or row) of the columns ``id, model, json``, in that order (unpacked as
     the tuple it is: reading the fields by name costs more than the rest of the conversion)."""
     twin_id, model, text = record
-    return _decoded(twin_id, model, text)
-
-
-def _decoded(twin_id: str, model: str, text: str) -> Twin:
-    """The twin whose properties the store wrote as ``text``: over a view of the decoded object, which
-    nothing else holds (not copied again, as ``Twin(...)`` would)."""
-    return Twin.over(twin_id, model, MappingProxyType(_loads(text)))
-
-
-_NO_PROPERTIES: Mapping[str, Any] = MappingProxyType({})
-
-
-class _Stored(Mapping[str, Any]):
-    """Properties as Neo4j holds them (JSON text), decoded when first read: a traversal reads every
-    relationship it follows and the twin at its end, and a query often wants nothing of them but the
-    twins' ids (on a 2-hop query, decoding them cost a tenth of the server's CPU)."""
-
-    __slots__ = ("_text", "_values")
-
-    def __init__(self, text: str) -> None:
-        self._text = text
-        self._values: Mapping[str, Any] | None = None
-
-    def _read(self) -> Mapping[str, Any]:
-        values = self._values
-        if values is None:  # two threads may both decode it: the same value either way
-            values = self._values = MappingProxyType(_loads(self._text))
-        return values
-
-    def __getitem__(self, key: str) -> Any:
-        return self._read()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._read())
-
-    def __len__(self) -> int:
-        return len(self._read())
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._read()
-
-    def __eq__(self, other: object) -> bool:
-        return self._read() == other
-
-    __hash__ = None  # type: ignore[assignment]  # as a mapping's
-
-    def __repr__(self) -> str:
-        return repr(self._read())
-
-
-_HUGE = 2.0**63
-
-
-def _loads(text: str) -> Any:
-    """The value of JSON ``text`` the store wrote. orjson decodes it in a quarter of the json module's
-    time, but turns an integer beyond 64 bits into a float: a value with a float that large (beyond
-    ±2**63) is decoded again by the json module, which keeps such integers exact, as is what orjson
-    refuses (the NaN, infinities and lone surrogates the json module writes)."""
-    try:
-        value = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return json.loads(text)
-    return json.loads(text) if _has_huge_float(value) else value
-
-
-def _has_huge_float(value: Any) -> bool:
-    items: Iterable[Any]
-    if type(value) is dict:
-        items = value.values()
-    elif type(value) is list:
-        items = value
-    else:
-        return type(value) is float and not -_HUGE < value < _HUGE
-    for item in items:  # the common case inline: a call an item costs as much as the decoding
-        kind = type(item)
-        if kind is float:
-            if not -_HUGE < item < _HUGE:
-                return True
-        elif (kind is dict or kind is list) and _has_huge_float(item):
-            return True
-    return False
+    # over a view of the decoded object, which nothing else holds (not copied again, as Twin(...) would)
+    return Twin.over(twin_id, model, MappingProxyType(loads(text)))
 
 
 def _relationship(record: Sequence[Any]) -> Relationship:
@@ -1459,7 +1354,7 @@ def _relationship(record: Sequence[Any]) -> Relationship:
         source,
         target,
         name,
-        {} if text is None else _loads(text),
+        {} if text is None else loads(text),
     )
 
 
@@ -1821,7 +1716,7 @@ def _preselect(condition: Filter, name: str, params: dict[str, Any]) -> str:
     Values and property keys go into ``params`` under names starting with ``name``.
     """
     parts = condition.path.split(".")
-    if not all(_encodable(part) for part in parts):
+    if not all(encodable(part) for part in parts):
         return "true"
     # an Object (not a component) on the path is not copied: its twins are decided in Python
     unknown = [f"t[${name}o{depth}] = 'object'" for depth in range(1, min(len(parts), 3))]
@@ -1875,7 +1770,7 @@ def _equal_to(values: Iterable[Any]) -> tuple[list[Any], set[str]] | None:
             scalars += [bool(value)] if value in (0.0, 1.0) else []
             tags.add("number")
         elif isinstance(value, str):
-            if _encodable(value):
+            if encodable(value):
                 scalars.append(value)
             else:
                 tags.add("string")
@@ -1893,7 +1788,7 @@ def _equal_to(values: Iterable[Any]) -> tuple[list[Any], set[str]] | None:
 def _safe_inequality(value: Any) -> bool:
     """Whether Cypher's ``<>`` holds whenever Python's ``!=`` does, for any stored scalar."""
     if isinstance(value, str):
-        return _encodable(value)
+        return encodable(value)
     if isinstance(value, bool):
         return True
     if isinstance(value, int):
@@ -1909,7 +1804,7 @@ def _ordered(op: str, value: Any, p: str, x: str, key: str, params: dict[str, An
     if isinstance(value, int | float) and (not isinstance(value, int) or _INT64_MIN <= value <= _INT64_MAX):
         params[key] = int(value) if isinstance(value, bool) else value
         return f"({p} {sign} ${key} OR {p} IN [true, false] OR {x} = 'number')"  # bools are ints
-    if isinstance(value, str) and _encodable(value):
+    if isinstance(value, str) and encodable(value):
         if _low_bound(value) != value:  # UTF-16 and code point order may differ: any string
             return f"({p} >= '' OR {x} = 'string')"
         params[key] = value

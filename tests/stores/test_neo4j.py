@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import dtgraph.graph.bulk as bulk
+import dtgraph.stores._json_text as json_text
 import dtgraph.stores.neo4j as neo4j_store
 from dtgraph.graph.ndjson import write_items
 from dtgraph.graph.records import Relationship, Twin
@@ -213,7 +214,7 @@ def test_values_round_trip_exactly(store: Neo4jStore) -> None:
 
 
 def test_the_ends_of_a_traversal_read_as_twins_read_by_id(store: Neo4jStore) -> None:
-    """Their properties, and the relationships', are decoded when first read (:class:`_Stored`):
+    """Their properties, and the relationships', are decoded when first read (:class:`json_text.Stored`):
     exactly, equal either way round to those of the same twin read by id, and written back as they
     were."""
     twin = Twin("nested", MACHINE, NESTED)
@@ -227,7 +228,7 @@ def test_the_ends_of_a_traversal_read_as_twins_read_by_id(store: Neo4jStore) -> 
     ((_, end),) = levels[0]["nested"]
     ((_, back),) = levels[1]["other"]
     by_id = store.get_twins(["nested", "other"])
-    assert type(end.properties).__name__ == "_Stored"
+    assert type(end.properties) is json_text.Stored
     assert [rel for rel, _ in levels[0]["nested"]] == [rels[0]] and [
         rel for rel, _ in levels[1]["other"]
     ] == [rels[1]]
@@ -238,7 +239,7 @@ def test_the_ends_of_a_traversal_read_as_twins_read_by_id(store: Neo4jStore) -> 
     assert back == twin and found["nested"] == by_id["nested"] and twin == back
     assert json_identical(dict(back.properties), NESTED) and json_identical(back.properties, NESTED)
     assert end.properties["n"] == 2**64 and type(end.properties["n"]) is int
-    assert json.loads(neo4j_store._dumps(dict(end.properties), "a twin")) == other.properties
+    assert json.loads(json_text.dumps(dict(end.properties), "a twin")) == other.properties
     store.apply(Batch(twins=[Twin("copy", MACHINE, back.properties)]))
     assert json_identical(store.get_twins(["copy"])["copy"].properties, NESTED)
     assert back.to_json() == twin.to_json()
@@ -399,11 +400,11 @@ def test_a_twins_node_row_copies_the_values_index_copies(properties: dict[str, A
     # the row's fast path for common scalars against the plain rule, _index for every property
     expected: dict[str, Any] = {}
     for name, value in properties.items():
-        if "." in name or not neo4j_store._encodable(name):
+        if "." in name or not json_text.encodable(name):
             continue
         if neo4j_store._index(expected, name, value) == "component":
             for member, inner in value.items():
-                if "." not in member and neo4j_store._encodable(member):
+                if "." not in member and json_text.encodable(member):
                     neo4j_store._index(expected, f"{name}.{member}", inner, inner=True)
     row = neo4j_store._twin_row(Twin("t", ASSET, properties))
     assert {k: v for k, v in row.items() if k not in ("id", "model", "json")} == expected
@@ -1003,13 +1004,13 @@ def test_async_reads_made_together_run_as_one_query_and_answer_each_its_own(
     asks = [["a"], ["m", "nobody"], [t.id for t in hub[:5]], [t.id for t in hub[3:]], ["p", "a", "h01"], []]
     steps: list[Any] = [("feeds", "out"), ("feeds", "out")]
     queries: list[str] = []
-    read = neo4j_store._AsyncReads._read
+    read = neo4j_store._AsyncReads._rows
 
-    async def counted(self: Any, query: str, params: dict[str, Any]) -> list[neo4j.Record]:
+    async def counted(self: Any, query: str, params: dict[str, Any]) -> list[list[Any]]:
         queries.append(query)
         return await read(self, query, params)
 
-    monkeypatch.setattr(neo4j_store._AsyncReads, "_read", counted)
+    monkeypatch.setattr(neo4j_store._AsyncReads, "_rows", counted)
 
     async def together() -> None:
         reads = store.open_async_reads()
@@ -1055,5 +1056,5 @@ JSON_VALUES = st.recursive(
 def test_properties_decode_as_the_json_module_decodes_them(value: dict[str, Any]) -> None:
     """The store decodes the JSON it wrote with orjson where that gives the json module's value
     exactly: integers beyond 64 bits stay integers, NaN and lone surrogates survive."""
-    text = neo4j_store._dumps(value, "a twin")
-    assert repr(neo4j_store._loads(text)) == repr(json.loads(text))
+    text = json_text.dumps(value, "a twin")
+    assert repr(json_text.loads(text)) == repr(json.loads(text))
