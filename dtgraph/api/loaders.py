@@ -73,8 +73,6 @@ class BlockingReads:
     """A store's blocking reads as :class:`AsyncReads`, each run by :func:`read`: on the loop when the
     store answers at once, else in a worker thread."""
 
-    loop: Any = None  # any loop
-
     def __init__(self, store: Store) -> None:
         self._store = store
 

@@ -309,7 +309,6 @@ class _TimedAsyncReads:
 
     def __init__(self, inner: AsyncReads, metrics: Metrics) -> None:
         self.inner = inner
-        self.loop = inner.loop
         self._metrics = metrics
 
     async def get_twins(self, ids: Iterable[str]) -> dict[str, Twin]:

@@ -42,8 +42,6 @@ class AsyncReads(Protocol):
     """A store's reads a GraphQL request makes most, as coroutines on the event loop that opened them
     (``Store.open_async_reads``): the answers of the store's methods of the same names."""
 
-    loop: Any  # the asyncio loop they belong to
-
     async def get_twins(self, ids: Iterable[str]) -> dict[str, Twin]: ...
 
     async def neighbours(

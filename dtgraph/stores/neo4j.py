@@ -996,7 +996,6 @@ class _AsyncReads:
 
     def __init__(self, store: Neo4jStore) -> None:
         self._store = store
-        self.loop = asyncio.get_running_loop()
         self._driver = neo4j.AsyncGraphDatabase.driver(
             store._uri, auth=store._auth, notifications_min_severity="OFF"
         )

@@ -228,7 +228,6 @@ class _CountingAsyncReads:
 
     def __init__(self, inner: base.AsyncReads, count: Callable[[str], None]) -> None:
         self.inner = inner
-        self.loop = inner.loop
         self._count = count
 
     async def get_twins(self, ids: Iterable[str]) -> dict[str, Twin]:
