@@ -157,30 +157,34 @@ class Loaders:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        # the store's blocking reads through ``read``, or those the server opened on its loop
+        # the store's blocking reads through ``read``, or those the server opened on its loop (set
+        # before the first load: each loader keeps the reads it was made with)
         self.reads: AsyncReads = BlockingReads(store)
 
-    # each loader is made when the request first uses it: most requests use two of the five
+    # Each loader is made when the request first uses it: most requests use two of the five. Its load
+    # function holds what it reads through and the loaders it primes, never these Loaders: a loader
+    # calling back into its owner would make each request's reads a reference cycle, which only the
+    # cycle collector frees (it took a sixth of the server's CPU on 2-hop requests over Neo4j).
 
     @functools.cached_property
     def twins(self) -> Loader[str, Twin | None]:
-        return Loader(self._load_twins)
+        return Loader(functools.partial(_load_twins, self.reads))
 
     @functools.cached_property
     def relationships(self) -> Loader[RelationshipsKey, list[Relationship]]:
-        return Loader(self._load_relationships)
+        return Loader(functools.partial(_load_relationships, self.store))
 
     @functools.cached_property
     def neighbours(self) -> Loader[RelationshipsKey, list[tuple[Relationship, Twin]]]:
-        return Loader(self._load_neighbours)
+        return Loader(functools.partial(_load_neighbours, self.reads, self.twins))
 
     @functools.cached_property
     def chains(self) -> Loader[ChainKey, list[tuple[Relationship, Twin]]]:
-        return Loader(self._load_chains)
+        return Loader(functools.partial(_load_chains, self.reads, self.neighbours, self.twins))
 
     @functools.cached_property
     def starts(self) -> Loader[ChainKey, Twin | None]:
-        return Loader(self._load_starts)
+        return Loader(functools.partial(_load_starts, self.reads, self.neighbours, self.twins))
 
     def clear(self) -> None:
         """Forget what was read (after a write in the same request)."""
@@ -209,70 +213,89 @@ class Loaders:
             return await self.starts.load((twin_id, below))
         return await self.twins.load(twin_id)
 
-    async def _load_twins(self, ids: list[str]) -> list[Twin | None]:
-        found = await self.reads.get_twins(ids)
-        return [found.get(i) for i in ids]
 
-    async def _load_relationships(self, keys: list[RelationshipsKey]) -> list[list[Relationship]]:
-        found = await self._per_shape(keys, functools.partial(read, self.store, self.store.relationships))
-        return [found[k] for k in keys]
+TwinLoader = Loader[str, Twin | None]
+NeighboursLoader = Loader[RelationshipsKey, list[tuple[Relationship, Twin]]]
 
-    async def _load_neighbours(self, keys: list[RelationshipsKey]) -> list[list[tuple[Relationship, Twin]]]:
-        found = await self._per_shape(keys, self.reads.neighbours)
-        for pairs in found.values():
-            self._prime_ends(pairs)
-        return [found[k] for k in keys]
 
-    async def _load_chains(self, keys: list[ChainKey]) -> list[list[tuple[Relationship, Twin]]]:
-        """The first step's neighbours of each key's twin; every level primes ``neighbours`` (and
-        ``twins``), so that the nested resolvers read nothing more."""
-        found: dict[ChainKey, list[tuple[Relationship, Twin]]] = {}
-        for steps, ids in _by_steps(keys).items():
-            levels = await self.reads.neighbours_along(ids, list(steps))
-            self._prime(steps, levels)
-            for twin_id in ids:
-                found[(twin_id, steps)] = levels[0].get(twin_id, [])
-        return [found[k] for k in keys]
+async def _load_twins(reads: AsyncReads, ids: list[str]) -> list[Twin | None]:
+    found = await reads.get_twins(ids)
+    return [found.get(i) for i in ids]
 
-    async def _load_starts(self, keys: list[ChainKey]) -> list[Twin | None]:
-        """Each key's twin, the levels of its traversal primed as by ``_load_chains``."""
-        found: dict[str, Twin] = {}
-        for steps, ids in _by_steps(keys).items():
-            twins, levels = await self.reads.twins_along(ids, list(steps))
-            for twin in twins.values():
-                self.twins.prime(twin.id, twin)
-            self._prime(steps, levels)
-            found.update(twins)
-        return [found.get(twin_id) for twin_id, _ in keys]
 
-    def _prime(
-        self,
-        steps: tuple[Step, ...],
-        levels: list[dict[str, list[tuple[Relationship, Twin]]]],
-    ) -> None:
-        for (name, direction), level in zip(steps, levels, strict=True):
-            for twin_id, pairs in level.items():
-                self.neighbours.prime((twin_id, name, direction), pairs)
-                self._prime_ends(pairs)
+async def _load_relationships(store: Store, keys: list[RelationshipsKey]) -> list[list[Relationship]]:
+    found = await _per_shape(keys, functools.partial(read, store, store.relationships))
+    return [found[k] for k in keys]
 
-    def _prime_ends(self, pairs: list[tuple[Relationship, Twin]]) -> None:
-        for _, twin in pairs:  # the twins are read: later loads of them cost nothing
-            self.twins.prime(twin.id, twin)
 
-    async def _per_shape(
-        self, keys: list[RelationshipsKey], fn: Callable[..., Awaitable[dict[str, list[V]]]]
-    ) -> dict[RelationshipsKey, list[V]]:
-        """``fn`` (a read by twin ids, ``name`` and ``direction``) once per (name, direction) among
-        ``keys``, its answer per key."""
-        shapes: dict[Step, list[str]] = {}
-        for twin_id, name, direction in keys:
-            shapes.setdefault((name, direction), []).append(twin_id)
-        found: dict[RelationshipsKey, list[V]] = {}
-        for (name, direction), ids in shapes.items():
-            answer = await fn(ids, name=name, direction=direction)
-            for twin_id in ids:
-                found[(twin_id, name, direction)] = answer.get(twin_id, [])
-        return found
+async def _load_neighbours(
+    reads: AsyncReads, twins: TwinLoader, keys: list[RelationshipsKey]
+) -> list[list[tuple[Relationship, Twin]]]:
+    found = await _per_shape(keys, reads.neighbours)
+    for pairs in found.values():
+        _prime_ends(twins, pairs)
+    return [found[k] for k in keys]
+
+
+async def _load_chains(
+    reads: AsyncReads, neighbours: NeighboursLoader, twins: TwinLoader, keys: list[ChainKey]
+) -> list[list[tuple[Relationship, Twin]]]:
+    """The first step's neighbours of each key's twin; every level primes ``neighbours`` (and
+    ``twins``), so that the nested resolvers read nothing more."""
+    found: dict[ChainKey, list[tuple[Relationship, Twin]]] = {}
+    for steps, ids in _by_steps(keys).items():
+        levels = await reads.neighbours_along(ids, list(steps))
+        _prime(neighbours, twins, steps, levels)
+        for twin_id in ids:
+            found[(twin_id, steps)] = levels[0].get(twin_id, [])
+    return [found[k] for k in keys]
+
+
+async def _load_starts(
+    reads: AsyncReads, neighbours: NeighboursLoader, twins: TwinLoader, keys: list[ChainKey]
+) -> list[Twin | None]:
+    """Each key's twin, the levels of its traversal primed as by ``_load_chains``."""
+    found: dict[str, Twin] = {}
+    for steps, ids in _by_steps(keys).items():
+        starts, levels = await reads.twins_along(ids, list(steps))
+        for twin in starts.values():
+            twins.prime(twin.id, twin)
+        _prime(neighbours, twins, steps, levels)
+        found.update(starts)
+    return [found.get(twin_id) for twin_id, _ in keys]
+
+
+def _prime(
+    neighbours: NeighboursLoader,
+    twins: TwinLoader,
+    steps: tuple[Step, ...],
+    levels: list[dict[str, list[tuple[Relationship, Twin]]]],
+) -> None:
+    for (name, direction), level in zip(steps, levels, strict=True):
+        for twin_id, pairs in level.items():
+            neighbours.prime((twin_id, name, direction), pairs)
+            _prime_ends(twins, pairs)
+
+
+def _prime_ends(twins: TwinLoader, pairs: list[tuple[Relationship, Twin]]) -> None:
+    for _, twin in pairs:  # the twins are read: later loads of them cost nothing
+        twins.prime(twin.id, twin)
+
+
+async def _per_shape(
+    keys: list[RelationshipsKey], fn: Callable[..., Awaitable[dict[str, list[V]]]]
+) -> dict[RelationshipsKey, list[V]]:
+    """``fn`` (a read by twin ids, ``name`` and ``direction``) once per (name, direction) among
+    ``keys``, its answer per key."""
+    shapes: dict[Step, list[str]] = {}
+    for twin_id, name, direction in keys:
+        shapes.setdefault((name, direction), []).append(twin_id)
+    found: dict[RelationshipsKey, list[V]] = {}
+    for (name, direction), ids in shapes.items():
+        answer = await fn(ids, name=name, direction=direction)
+        for twin_id in ids:
+            found[(twin_id, name, direction)] = answer.get(twin_id, [])
+    return found
 
 
 def _by_steps(keys: list[ChainKey]) -> dict[tuple[Step, ...], list[str]]:

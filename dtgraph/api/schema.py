@@ -34,6 +34,7 @@ from dtgraph.api.cascade import CascadeQuery, served_semantics
 from dtgraph.api.direct import resolve_directly
 from dtgraph.api.documents import DocumentCache, Documents
 from dtgraph.api.errors import expected, translate
+from dtgraph.api.execution import AcyclicExecutionContext
 from dtgraph.api.generic import GenericQuery, UntypedTwin
 from dtgraph.api.mutations import Mutation
 from dtgraph.api.typed import TypedPart, build_typed
@@ -110,7 +111,11 @@ class DtSchema(strawberry.Schema):
         if rules:
             extensions.append(functools.partial(AddValidationRules, rules))
         super().__init__(
-            query=GenericAndCascadeQuery, mutation=Mutation, types=[UntypedTwin], extensions=extensions
+            query=GenericAndCascadeQuery,
+            mutation=Mutation,
+            types=[UntypedTwin],
+            extensions=extensions,
+            execution_context_class=AcyclicExecutionContext,
         )
         typed = build_typed(models, self._schema)
         self._schema = _joined(self._schema, typed)
