@@ -65,10 +65,11 @@ class ApiError(DtgraphError):
 
 
 def expected(error: GraphQLError) -> bool:
-    """Whether the error is the client's (not worth a log line with a traceback)."""
+    """Whether the error is the client's (not worth a log line with a traceback): a GraphQL error
+    as such (a variable's value that does not coerce comes wrapped in another) or one of the API's."""
     original = error.original_error
     return original is None or isinstance(
-        original, ApiError | GraphValidationError | DtdlValidationError | UnsupportedOperation
+        original, GraphQLError | ApiError | GraphValidationError | DtdlValidationError | UnsupportedOperation
     )
 
 
