@@ -25,7 +25,16 @@ from datetime import datetime
 from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 from strawberry.extensions import SchemaExtension
 
 from dtgraph.graph.records import Relationship, RelationshipKey, Twin
@@ -55,6 +64,11 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        # what every Python exporter shows: the process (CPU, memory, file descriptors), the
+        # interpreter, and the cycle collector's runs by generation
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+        GCCollector(registry=r)
         self.http_requests = Counter(
             "dtgraph_http_requests", "HTTP requests by route and status", ["route", "status"], registry=r
         )

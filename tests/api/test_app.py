@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from websockets.sync.client import connect
 
 from dtgraph.api.app import create_app, running
@@ -187,6 +188,12 @@ def test_metrics(memory_server: tuple[str, Store]) -> None:
     assert 'dtgraph_graphql_errors_total{code="GRAPHQL_VALIDATION_FAILED"} 1.0' in text
     assert 'dtgraph_http_requests_total{route="/graphql",status="401"} 1.0' in text
     assert 'dtgraph_store_seconds_count{method="query_twins"}' in text
+    families = {family.name: family for family in text_string_to_metric_families(text)}
+    for process in ("process_cpu_seconds", "process_resident_memory_bytes", "process_open_fds"):
+        assert families[process].samples[0].value > 0, process
+    collections = {s.labels["generation"]: s.value for s in families["python_gc_collections"].samples}
+    assert set(collections) == {"0", "1", "2"} and collections["0"] > 0
+    assert families["python_info"].samples[0].labels["implementation"] == "CPython"
 
 
 # --- GraphQL over HTTP and WebSocket ----------------------------------------------------------------
