@@ -19,7 +19,7 @@ GRAPHQL_VALIDATION_FAILED when they have no code.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from graphql import GraphQLError
@@ -71,6 +71,23 @@ def expected(error: GraphQLError) -> bool:
     return original is None or isinstance(
         original, GraphQLError | ApiError | GraphValidationError | DtdlValidationError | UnsupportedOperation
     )
+
+
+def drop_frames(errors: Iterable[GraphQLError]) -> None:
+    """Let go of the frames the tracebacks of logged errors hold (the errors, their originals and
+    the causes of those): the frames hold the executor, and the executor holds the errors, so each
+    failed request's reads would stay in a reference cycle until the cycle collector came."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = list(errors)
+    while pending:
+        exc = pending.pop()
+        if exc is None or id(exc) in seen:
+            continue
+        seen.add(id(exc))
+        exc.__traceback__ = None
+        pending += (exc.__cause__, exc.__context__)
+        if isinstance(exc, GraphQLError):
+            pending.append(exc.original_error)
 
 
 def translate(error: GraphQLError) -> list[GraphQLError]:

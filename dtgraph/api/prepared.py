@@ -41,7 +41,7 @@ from strawberry.extensions import (
 from strawberry.http import GraphQLHTTPResponse
 
 from dtgraph.api.documents import MAX_DOCUMENTS, MAX_QUERY_CHARS, DocumentCache
-from dtgraph.api.errors import translate
+from dtgraph.api.errors import drop_frames, translate
 from dtgraph.api.metrics import Metrics, error_codes
 from dtgraph.api.schema import TranslateErrors
 
@@ -147,6 +147,7 @@ class PreparedQueries:
         errors: list[GraphQLError] = list(result.errors or ())
         if errors:
             schema._process_errors(errors, None)  # as strawberry does: logged (and suggestions removed)
+            drop_frames(errors)
             if self._translate:
                 errors = [e for error in errors for e in translate(error)]
         seconds = time.perf_counter() - started

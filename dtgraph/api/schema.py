@@ -33,7 +33,7 @@ from strawberry.types import ExecutionContext
 from dtgraph.api.cascade import CascadeQuery, served_semantics
 from dtgraph.api.direct import resolve_directly
 from dtgraph.api.documents import DocumentCache, Documents
-from dtgraph.api.errors import expected, translate
+from dtgraph.api.errors import drop_frames, expected, translate
 from dtgraph.api.execution import AcyclicExecutionContext
 from dtgraph.api.generic import GenericQuery, UntypedTwin
 from dtgraph.api.mutations import Mutation
@@ -80,6 +80,7 @@ class TranslateErrors(SchemaExtension):
         yield
         result = self.execution_context.result
         if result is not None and result.errors:
+            drop_frames(result.errors)  # logged by now
             result.errors = [e for error in result.errors for e in translate(error)]
 
 

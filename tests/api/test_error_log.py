@@ -7,6 +7,7 @@ stores; strawberry logs what ``DtSchema.process_errors`` passes on (logger ``str
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -57,3 +58,5 @@ def test_server_failures_are_logged_with_their_traceback(demo: Api, caplog: pyte
     logged = [r for r in caplog.records if r.name == "strawberry.execution"]
     assert len(logged) == 1 and logged[0].exc_info is not None
     assert "the disk is gone" in str(logged[0].exc_info[1])
+    # with the frames it went through, though the request lets go of them once it is answered
+    assert "in get_twins" in logging.Formatter().formatException(logged[0].exc_info)

@@ -1,12 +1,13 @@
 """A request leaves no reference cycle: reference counting frees it when it is answered.
 
-graphql-core's executor and the request's data loaders used to hold themselves, so every request's
-reads lived until the cycle collector found them (:mod:`dtgraph.api.execution`). The app runs here in
-this process (httpx over ASGI), on both stores, with the collector paused and told to keep what it
-finds. After lookups, traversals and typed lists, through strawberry's path and the prepared one
-(each text validated before: graphql-core's validation makes cycles, once for each text), nothing of
-the server's (the API, the graph's records, graphql-core, strawberry) may be garbage in a cycle. A
-cycle made on purpose among the requests shows that the check sees one.
+graphql-core's executor, the request's data loaders and the tracebacks of its errors used to hold
+themselves, so every request's reads lived until the cycle collector found them
+(:mod:`dtgraph.api.execution`, ``errors.drop_frames``). The app runs here in this process (httpx over
+ASGI), on both stores, with the collector paused and told to keep what it finds. After lookups,
+traversals, typed lists and errors (a resolver's, a variable's), through strawberry's path and the
+prepared one (each text validated before: graphql-core's validation makes cycles, once for each
+text), nothing of the server's (the API, the graph's records, graphql-core, strawberry) may be
+garbage in a cycle. A cycle made on purpose among the requests shows that the check sees one.
 """
 
 from __future__ import annotations
@@ -73,12 +74,20 @@ def test_requests_leave_no_cycle(demo: Api, prepared: bool) -> None:
     store = demo.store
     twin_id = store.query_twins(limit=1).twins[0].id
     line = store.query_twins("dtmi:dtgraph:Line;1", limit=1).twins[0].id
-    requests = [(TWIN, {"id": twin_id}), (HOPS, {"id": line}), (MACHINES, {"s": "operational"})]
+    requests = [
+        (TWIN, {"id": twin_id}),
+        (HOPS, {"id": line}),
+        (MACHINES, {"s": "operational"}),
+        (TWIN, {"id": None}),  # errors: a variable that does not coerce,
+        ("query Many { twins(first: 100000) { edges { node { id } } } }", {}),  # an ApiError
+    ]
     app = create_app(load_settings(anonymous_role="reader"), TwinGraph(store), prepared=prepared)
 
     async def send(client: httpx.AsyncClient, query: str, variables: dict[str, Any]) -> None:
         response = await client.post("/graphql", json={"query": query, "variables": variables})
-        assert response.status_code == 200 and "errors" not in response.json(), response.text
+        assert response.status_code == 200, response.text
+        failed = None in variables.values() or "Many" in query
+        assert ("errors" in response.json()) == failed, response.text
 
     async def run() -> tuple[list[Any], list[Any]]:
         async with app.router.lifespan_context(app):
