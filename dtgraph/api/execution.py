@@ -3,8 +3,8 @@
 graphql-core's executor holds helpers for resolvers (``async_helpers``) made of its own bound
 methods, so each execution is a reference cycle: the executor, and with it the request's context,
 its data loaders and every twin they read, live until the cycle collector finds them. With 32
-requests in flight the collector ran over a thousand times a second, walking each request's reads
-through all three generations: 17 % of the server's CPU on 2-hop requests over Neo4j. The helpers
+requests in flight the collector ran about 450 times a second, walking each request's reads through
+all three generations: 17 % of the server's CPU on 2-hop requests over Neo4j. The helpers
 here reach the executor through a weak reference, so that reference counting frees a finished
 request at once.
 """

@@ -152,6 +152,10 @@ class Loader(DataLoader[K, V]):
         super().clear_all()
 
 
+TwinLoader = Loader[str, Twin | None]
+NeighboursLoader = Loader[RelationshipsKey, list[tuple[Relationship, Twin]]]
+
+
 class Loaders:
     """The data loaders of one request over one store (the live graph, or a view of the past)."""
 
@@ -167,7 +171,7 @@ class Loaders:
     # cycle collector frees (it took a sixth of the server's CPU on 2-hop requests over Neo4j).
 
     @functools.cached_property
-    def twins(self) -> Loader[str, Twin | None]:
+    def twins(self) -> TwinLoader:
         return Loader(functools.partial(_load_twins, self.reads))
 
     @functools.cached_property
@@ -175,7 +179,7 @@ class Loaders:
         return Loader(functools.partial(_load_relationships, self.store))
 
     @functools.cached_property
-    def neighbours(self) -> Loader[RelationshipsKey, list[tuple[Relationship, Twin]]]:
+    def neighbours(self) -> NeighboursLoader:
         return Loader(functools.partial(_load_neighbours, self.reads, self.twins))
 
     @functools.cached_property
@@ -212,10 +216,6 @@ class Loaders:
         if below and not self.twins.has(twin_id):
             return await self.starts.load((twin_id, below))
         return await self.twins.load(twin_id)
-
-
-TwinLoader = Loader[str, Twin | None]
-NeighboursLoader = Loader[RelationshipsKey, list[tuple[Relationship, Twin]]]
 
 
 async def _load_twins(reads: AsyncReads, ids: list[str]) -> list[Twin | None]:
