@@ -18,6 +18,7 @@ carry ``Authorization`` or ``GraphQL-Require-Preflight``: a page elsewhere canno
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import json
@@ -98,6 +99,14 @@ def open_settings_store(settings: Settings) -> Store:
     return open_store(location)
 
 
+def _shared(store: Store) -> bool:
+    """Whether other processes may change the store's models (a store that does not answer now may)."""
+    try:
+        return store.models_version() is not None
+    except Exception:
+        return True
+
+
 def create_app(
     settings: Settings,
     graph: TwinGraph | None = None,
@@ -153,6 +162,28 @@ def create_app(
     async def metrics_endpoint(request: Request) -> Response:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
+    async def follow_models(seconds: float) -> None:
+        """Models that other processes sharing the store changed, read again every ``seconds``; the
+        schema is then built again here, off the loop, not by the next request. A store away for a
+        while is logged once, and again when it answers."""
+        failing = False
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                changed = await anyio.to_thread.run_sync(served.refresh_models)
+                if changed:
+                    await anyio.to_thread.run_sync(lambda: schema_source.schema)
+            except Exception as exc:
+                if not failing:
+                    log.warning("cannot look for models changed by other processes: %s", exc)
+                failing = True
+                continue
+            if failing:
+                log.warning("looking for models changed by other processes again")
+                failing = False
+            if changed:
+                log.info("models changed by another process: %d interfaces", len(served.models.interfaces))
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # What exists now (an embedded graph loaded before serving, the schema) lives as long as the
@@ -165,9 +196,14 @@ def create_app(
         # reads on this loop where the store has them (Neo4j): no hop to a worker thread and back
         reads = served.store.open_async_reads()
         view.async_reads = reads
+        following = None
+        if settings.models_poll_seconds > 0 and await anyio.to_thread.run_sync(_shared, served.store):
+            following = asyncio.create_task(follow_models(settings.models_poll_seconds))
         try:
             yield
         finally:
+            if following is not None:
+                following.cancel()
             gc.set_threshold(*thresholds)
             view.async_reads = None
             try:

@@ -131,6 +131,13 @@ class Settings(BaseSettings):
     )
     introspection: bool = True
 
+    # --- other writers
+    models_poll_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="how often to look for models changed by other processes (Neo4j); 0: never",
+    )
+
     # --- cascade analysis
     cascade_config: Path | None = Field(
         default=None,

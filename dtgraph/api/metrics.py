@@ -244,6 +244,10 @@ class InstrumentedStore(Store):
         with self._metrics.timed("model_documents"):
             return self.inner.model_documents()
 
+    def models_version(self) -> int | None:
+        with self._metrics.timed("models_version"):
+            return self.inner.models_version()
+
     def get_twins(self, ids: Iterable[str]) -> dict[str, Twin]:
         with self._metrics.timed("get_twins"):
             return self.inner.get_twins(ids)

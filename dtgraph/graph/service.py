@@ -8,8 +8,10 @@ store as one atomic :class:`~dtgraph.stores.Batch`.
 Model changes: models are added or replaced by ``@id``. Deleting a model twins still use, or that other
 models still refer to, is refused (``modelInUse``); replacing or deleting models is refused when an
 existing twin or relationship would no longer fit (``incompatibleModel``, the underlying rule named in the
-message). The parsed :class:`~dtgraph.dtdl.ModelSet` is cached; call :meth:`TwinGraph.reload_models` after
-models were changed behind this object's back.
+message). The parsed :class:`~dtgraph.dtdl.ModelSet` is cached. Other processes may change the models of a
+store they share (Neo4j: another server, the command line): every validated write first reads them again
+if the store's :meth:`~dtgraph.stores.Store.models_version` moved, and a server calls
+:meth:`TwinGraph.refresh_models` every few seconds. :meth:`TwinGraph.reload_models` reads them in any case.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class TwinGraph:
         self.store = store
         self._documents: list[dict[str, Any]] | None = None
         self._models: ModelSet | None = None
+        self._version: int | None = None  # the store's models_version the models are of; None: unknown
 
     # --- models -----------------------------------------------------------------------------------
 
@@ -59,10 +62,21 @@ class TwinGraph:
 
     def reload_models(self) -> ModelSet:
         """Parse the store's model documents again (after another writer changed them)."""
+        self._version = self.store.models_version()  # first: a change after it shows at the next look
         documents = self.store.model_documents()
         self._models = parse(documents)
         self._documents = documents
         return self._models
+
+    def refresh_models(self) -> bool:
+        """Read the models again if they are not read yet or another process changed them since (the
+        store's ``models_version`` moved); whether they were read."""
+        if self._models is not None:
+            version = self.store.models_version()
+            if version is None or version == self._version:
+                return False
+        self.reload_models()
+        return True
 
     def upload_models(self, documents: Sequence[Any]) -> list[str]:
         """Add or replace DTDL interfaces (JSON texts or values; a document may be an array of them).
@@ -97,6 +111,7 @@ class TwinGraph:
         twin = self.store.get_twin(twin_id)
         if twin is None:
             raise GraphValidationError([GraphIssue("missingTwin", f"twin '{twin_id}' does not exist", "")])
+        self.refresh_models()
         patched = patch_twin(twin, patch, self.models)
         self.store.apply(Batch(twins=[patched]))
         return patched
@@ -121,6 +136,7 @@ class TwinGraph:
         if rel is None or twin is None:
             message = f"relationship '{rel_id}' of twin '{source}' does not exist"
             raise GraphValidationError([GraphIssue("missingRelationship", message, "")])
+        self.refresh_models()
         patched = patch_relationship(rel, patch, self.models, twin.model)
         self.store.apply(Batch(relationships=[patched]))
         return patched
@@ -147,6 +163,7 @@ class TwinGraph:
     ) -> list[dict[str, Any]]:
         """Validate and apply; ``positions`` maps batch record numbers to the caller's (records that
         could not be decoded are not in the batch)."""
+        self.refresh_models()
         models = self.models
         plan: _ModelPlan | None = None
         recheck: set[str] = set()
@@ -176,10 +193,14 @@ class TwinGraph:
         issues = issues + own + others
         if issues:
             raise GraphValidationError(issues)
+        before = self._version
         if batch:
             self.store.apply(batch)
         if plan is not None:
             self._documents, self._models = plan.documents, plan.models
+            # the plan holds the models as they are now unless another process changed them as well
+            after = self.store.models_version()
+            self._version = after if before is not None and after == before + 1 else None
         return plan.written if plan is not None else []
 
     def _plan_models(self, documents: Sequence[Any], delete: Sequence[str]) -> _ModelPlan:

@@ -212,6 +212,12 @@ class Store(ABC):
     def model_documents(self) -> list[dict[str, Any]]:
         """Every stored DTDL interface document, in the order they were first added."""
 
+    def models_version(self) -> int | None:
+        """A number that grows by one with each write that changes the stored models, whoever makes
+        it (another server, the command line); cheap to read, so that a server can follow other
+        writers. None for a store that no other process can write (the memory store)."""
+        return None
+
     @abstractmethod
     def get_twins(self, ids: Iterable[str]) -> dict[str, Twin]:
         """The twins with these ids that exist (missing ids are simply absent)."""

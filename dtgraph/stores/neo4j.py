@@ -5,6 +5,7 @@ The graph in Neo4j::
     (:Model {id, json, seq, labels})-[:EXTENDS]->(:Model)            one node per DTDL interface document
     (:Twin:`M_…`:`M_…` {id, model, json, p_<path>…, x_<path>…})      one node per twin
     (:Twin)-[:`R_<name>` {id, name?, json?}]->(:Twin)                one edge per relationship
+    (:ModelVersion {id: 'models', value})                           one more with each change of models
 
 Labels and types. A twin carries ``Twin`` and the label of its model and of every model its model extends
 (see :func:`model_label`), so "twins of this model and its subtypes" is one label scan inside Neo4j. The
@@ -792,6 +793,13 @@ class Neo4jStore(Store):
             records = self._read("MATCH (m:Model) RETURN m.json AS json ORDER BY m.seq")
         return [json.loads(record["json"]) for record in records]
 
+    def models_version(self) -> int:
+        with self._translated("read the models' version from"):
+            (record,) = self._read(
+                "OPTIONAL MATCH (v:ModelVersion {id: 'models'}) RETURN coalesce(v.value, 0) AS value"
+            )
+        return int(record["value"])
+
     def get_twins(self, ids: Iterable[str]) -> dict[str, Twin]:
         with self._translated("read twins from"):
             return self._run(self._twins_reads(ids))
@@ -977,9 +985,14 @@ class Neo4jStore(Store):
         }
 
     def wipe(self) -> None:
-        """Delete every node and relationship of the database (tests, demos); constraints stay."""
+        """Delete every node and relationship of the database (tests, demos); constraints stay, and
+        the models' version counts the models' going (a server that read them must read them again)."""
         with self._translated("wipe"), self._session() as session:
-            session.run("MATCH (n) CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS").consume()
+            session.run(
+                "MATCH (n) WHERE NOT n:ModelVersion "
+                "CALL { WITH n DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS"
+            ).consume()
+            session.execute_write(_count_models_change)
 
     def close(self) -> None:
         self._driver.close()
@@ -1153,6 +1166,7 @@ _RELATIONSHIPS_BY_KEY = (
 _SCHEMA = (
     "CREATE CONSTRAINT dtgraph_twin_id IF NOT EXISTS FOR (t:Twin) REQUIRE t.id IS UNIQUE",
     "CREATE CONSTRAINT dtgraph_model_id IF NOT EXISTS FOR (m:Model) REQUIRE m.id IS UNIQUE",
+    "CREATE CONSTRAINT dtgraph_model_version IF NOT EXISTS FOR (v:ModelVersion) REQUIRE v.id IS UNIQUE",
     "CREATE INDEX dtgraph_twin_model IF NOT EXISTS FOR (t:Twin) ON (t.model)",
     "CREATE INDEX dtgraph_twin_touch IF NOT EXISTS FOR (t:Twin) ON (t._touch)",
     "DROP INDEX dtgraph_staged IF EXISTS",  # staged twins were found by id in earlier versions
@@ -1606,8 +1620,15 @@ def _publish_steps(
 # --- models and labels -----------------------------------------------------------------------------
 
 
+def _count_models_change(tx: neo4j.ManagedTransaction) -> None:
+    """One more change of the models (:meth:`Neo4jStore.models_version`), in the writing transaction."""
+    tx.run("MERGE (v:ModelVersion {id: 'models'}) SET v.value = coalesce(v.value, 0) + 1").consume()
+
+
 def _write_models(tx: neo4j.ManagedTransaction, plan: _Plan) -> None:
-    """Store the models, rebuild EXTENDS, and relabel the twins of every model whose ancestry changed."""
+    """Store the models, rebuild EXTENDS, and relabel the twins of every model whose ancestry changed;
+    count the change."""
+    _count_models_change(tx)
     stored = {
         record["id"]: (record["json"], record["labels"], record["seq"])
         for record in tx.run(

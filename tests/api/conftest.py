@@ -153,6 +153,10 @@ class CountingStore(Store):
         self._count("model_documents")
         return self.inner.model_documents()
 
+    def models_version(self) -> int | None:
+        self._count("models_version")
+        return self.inner.models_version()
+
     def get_twins(self, ids: Iterable[str]) -> dict[str, Twin]:
         self._count("get_twins")
         return self.inner.get_twins(ids)
