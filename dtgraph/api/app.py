@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import json
 import logging
@@ -32,7 +33,7 @@ import anyio
 import anyio.to_thread
 import orjson
 import strawberry
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.applications import Starlette
 from starlette.datastructures import QueryParams
 from starlette.middleware import Middleware
@@ -44,6 +45,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.extensions import SchemaExtension
+from strawberry.http import GraphQLRequestData
+from strawberry.http.base import BaseRequestProtocol
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
@@ -57,6 +60,7 @@ from dtgraph.api.config import Settings
 from dtgraph.api.context import ApiContext, make_context
 from dtgraph.api.limits import BodyLimit, Timeout, api_config, error_body, limit_extensions
 from dtgraph.api.metrics import CONTENT_TYPE_LATEST, InstrumentedStore, Metrics
+from dtgraph.api.persisted import PersistedQueries, PersistedQueryError
 from dtgraph.api.prepared import PreparedQueries, declares_json
 from dtgraph.api.schema import SchemaHolder
 from dtgraph.graph.service import TwinGraph
@@ -341,6 +345,7 @@ class _GraphQLView(GraphQL[Any, None]):
     ) -> None:
         self._schemas = schemas
         self._prepared = prepared
+        self._persisted = PersistedQueries()
         super().__init__(
             schemas.current(),
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
@@ -367,9 +372,32 @@ class _GraphQLView(GraphQL[Any, None]):
                 response: Response = await self.run(request)
             except HTTPException as exc:
                 response = PlainTextResponse(exc.reason, status_code=exc.status_code)
+            except PersistedQueryError as exc:  # a GraphQL error, for the client to act on
+                response = Response(self.encode_json(exc.body()), media_type="application/json")
             await response(scope, receive, send)
         finally:
             await request.close()
+
+    def should_render_graphql_ide(self, request: BaseRequestProtocol) -> bool:
+        """GraphiQL for a browser's GET without a query, not for a persisted query's GET (which has
+        ``extensions`` instead, and whose client may accept anything)."""
+        return super().should_render_graphql_ide(request) and "extensions" not in request.query_params
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        """strawberry's reading of a request, with the text of a persisted query put in its place."""
+        data = await super().parse_http_body(request)
+        if isinstance(data, list):
+            return [self._with_persisted_text(item) for item in data]
+        return self._with_persisted_text(data)
+
+    def _with_persisted_text(self, data: GraphQLRequestData) -> GraphQLRequestData:
+        resolved = self._persisted.resolve(data.query, data.extensions)
+        if resolved is None:
+            return data
+        query, extensions = resolved
+        return dataclasses.replace(data, query=query, extensions=extensions)
 
     async def _answer_prepared(self, request: Request) -> Response | None:
         """The response to a prepared query (see :mod:`dtgraph.api.prepared`), None if the request is
@@ -379,6 +407,13 @@ class _GraphQLView(GraphQL[Any, None]):
             body = orjson.loads(await request.body())
         except orjson.JSONDecodeError:  # strawberry's decoder answers (it accepts a little more)
             return None
+        if isinstance(body, dict) and "extensions" in body:
+            try:
+                resolved = self._persisted.resolve(body.get("query"), body["extensions"])
+            except PersistedQueryError:  # strawberry's path answers it
+                return None
+            if resolved is not None and resolved[1] is None:  # no other extensions: as a text
+                body = {**{k: v for k, v in body.items() if k != "extensions"}, "query": resolved[0]}
         schema = self.schema
         prepared = self._prepared.lookup(schema, body)
         if prepared is None:
