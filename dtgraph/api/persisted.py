@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
@@ -56,8 +55,7 @@ class PersistedQueries:
         self.max_texts = max_texts
         self.max_chars = max_chars
         self._texts: OrderedDict[str, str] = OrderedDict()
-        self._chars = 0
-        self._lock = threading.Lock()  # strawberry's path and the prepared one run on the loop; tests not
+        self._chars = 0  # used on the server's event loop only: no lock
 
     def resolve(self, query: object, extensions: object) -> tuple[str, dict[str, Any] | None] | None:
         """``(query, extensions)`` of a request whose extensions ask for a persisted query: its text
@@ -78,12 +76,10 @@ class PersistedQueries:
                 "persistedQuery.sha256Hash must be 64 lowercase hex digits", BAD_USER_INPUT
             )
         if query is None:
-            with self._lock:
-                text = self._texts.get(digest)
-                if text is not None:
-                    self._texts.move_to_end(digest)
+            text = self._texts.get(digest)
             if text is None:
                 raise PersistedQueryError("PersistedQueryNotFound", NOT_FOUND)
+            self._texts.move_to_end(digest)
             return text, rest
         if hashlib.sha256(query.encode()).hexdigest() != digest:
             raise PersistedQueryError("provided sha does not match query", BAD_USER_INPUT)
@@ -93,15 +89,14 @@ class PersistedQueries:
     def _keep(self, digest: str, text: str) -> None:
         if len(text) > self.max_chars:
             return
-        with self._lock:
-            old = self._texts.pop(digest, None)
-            if old is not None:
-                self._chars -= len(old)
-            self._texts[digest] = text
-            self._chars += len(text)
-            while len(self._texts) > self.max_texts or self._chars > self.max_chars:
-                _, dropped = self._texts.popitem(last=False)
-                self._chars -= len(dropped)
+        old = self._texts.pop(digest, None)
+        if old is not None:
+            self._chars -= len(old)
+        self._texts[digest] = text
+        self._chars += len(text)
+        while len(self._texts) > self.max_texts or self._chars > self.max_chars:
+            _, dropped = self._texts.popitem(last=False)
+            self._chars -= len(dropped)
 
     def __len__(self) -> int:
         return len(self._texts)
