@@ -81,7 +81,9 @@ def test_requests_leave_no_cycle(demo: Api, prepared: bool) -> None:
         (TWIN, {"id": None}),  # errors: a variable that does not coerce,
         ("query Many { twins(first: 100000) { edges { node { id } } } }", {}),  # an ApiError
     ]
-    app = create_app(load_settings(anonymous_role="reader"), TwinGraph(store), prepared=prepared)
+    # no look for other processes' models: its reads on a timer are not the requests'
+    settings = load_settings(anonymous_role="reader", models_poll_seconds=0)
+    app = create_app(settings, TwinGraph(store), prepared=prepared)
 
     async def send(client: httpx.AsyncClient, query: str, variables: dict[str, Any]) -> None:
         response = await client.post("/graphql", json={"query": query, "variables": variables})
