@@ -103,7 +103,30 @@ def open_settings_store(settings: Settings) -> Store:
     return open_store(location)
 
 
-def _shared(store: Store) -> bool:
+async def _follow_models(graph: TwinGraph, schema_source: SchemaSource, seconds: float) -> None:
+    """Models that other processes sharing the store changed, read again every ``seconds``; the schema
+    is then built again here, off the loop, not by the next request. A store away for a while is
+    logged once, and again when it answers."""
+    failing = False
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            changed = await anyio.to_thread.run_sync(graph.refresh_models)
+            if changed:
+                await anyio.to_thread.run_sync(lambda: schema_source.schema)
+        except Exception as exc:
+            if not failing:
+                log.warning("cannot look for models changed by other processes: %s", exc)
+            failing = True
+            continue
+        if failing:
+            log.warning("looking for models changed by other processes again")
+            failing = False
+        if changed:
+            log.info("models changed by another process: %d interfaces", len(graph.models.interfaces))
+
+
+def _has_other_writers(store: Store) -> bool:
     """Whether other processes may change the store's models (a store that does not answer now may)."""
     try:
         return store.models_version() is not None
@@ -166,28 +189,6 @@ def create_app(
     async def metrics_endpoint(request: Request) -> Response:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
-    async def follow_models(seconds: float) -> None:
-        """Models that other processes sharing the store changed, read again every ``seconds``; the
-        schema is then built again here, off the loop, not by the next request. A store away for a
-        while is logged once, and again when it answers."""
-        failing = False
-        while True:
-            await asyncio.sleep(seconds)
-            try:
-                changed = await anyio.to_thread.run_sync(served.refresh_models)
-                if changed:
-                    await anyio.to_thread.run_sync(lambda: schema_source.schema)
-            except Exception as exc:
-                if not failing:
-                    log.warning("cannot look for models changed by other processes: %s", exc)
-                failing = True
-                continue
-            if failing:
-                log.warning("looking for models changed by other processes again")
-                failing = False
-            if changed:
-                log.info("models changed by another process: %d interfaces", len(served.models.interfaces))
-
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # What exists now (an embedded graph loaded before serving, the schema) lives as long as the
@@ -201,8 +202,9 @@ def create_app(
         reads = served.store.open_async_reads()
         view.async_reads = reads
         following = None
-        if settings.models_poll_seconds > 0 and await anyio.to_thread.run_sync(_shared, served.store):
-            following = asyncio.create_task(follow_models(settings.models_poll_seconds))
+        seconds = settings.models_poll_seconds
+        if seconds > 0 and await anyio.to_thread.run_sync(_has_other_writers, served.store):
+            following = asyncio.create_task(_follow_models(served, schema_source, seconds))
         try:
             yield
         finally:
